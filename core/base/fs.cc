@@ -1,0 +1,81 @@
+#include "core/base/fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace nucleus::fs {
+
+Result<UniqueFd> open_fd(const std::string& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return errno_error("open " + path);
+  return UniqueFd(fd);
+}
+
+Result<std::string> read_file(const std::string& path) {
+  ASSIGN_OR_RETURN(UniqueFd fd, open_fd(path, O_RDONLY));
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("read " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+namespace {
+Result<void> write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("write " + path);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+}  // namespace
+
+Result<void> write_existing(const std::string& path, std::string_view data) {
+  ASSIGN_OR_RETURN(UniqueFd fd, open_fd(path, O_WRONLY | O_TRUNC));
+  return write_all(fd.get(), data, path);
+}
+
+Result<void> write_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    ASSIGN_OR_RETURN(UniqueFd fd, open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
+    if (auto r = write_all(fd.get(), data, tmp); !r) {
+      ::unlink(tmp.c_str());
+      return r;
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(tmp.c_str());
+    return make_error(saved, "rename " + path);
+  }
+  return {};
+}
+
+Result<void> make_dirs(const std::string& path, mode_t mode) {
+  std::string partial;
+  for (size_t pos = 0; pos != std::string::npos;) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
+      return errno_error("mkdir " + partial);
+  }
+  return {};
+}
+
+}  // namespace nucleus::fs
