@@ -1,2 +1,3 @@
-// Placeholder entry point; replaced by the CLI in core/cli.
-int main() { return 0; }
+#include "core/cli/cli.h"
+
+int main(int argc, char** argv) { return nucleus::cli::main(argc, argv); }

@@ -87,6 +87,65 @@ CommandResult run(const std::vector<std::string>& argv, std::chrono::millisecond
   return result;
 }
 
+Spawned::Spawned(const std::vector<std::string>& argv) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) return;
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  out_fd_ = out_pipe[0];
+  err_fd_ = err_pipe[0];
+}
+
+Spawned::~Spawned() {
+  if (!done_ && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(5));
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+void Spawned::signal(int sig) const {
+  if (pid_ > 0 && !done_) kill(pid_, sig);
+}
+
+CommandResult Spawned::wait(std::chrono::milliseconds timeout) {
+  CommandResult result;
+  if (pid_ <= 0 || done_) return result;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) break;
+    if (std::chrono::steady_clock::now() > deadline) kill(pid_, SIGKILL);
+    struct timespec ts{0, 10'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  done_ = true;
+  for (int fd : {out_fd_, err_fd_}) {
+    set_nonblock(fd);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+      (fd == out_fd_ ? result.out : result.err).append(buf, static_cast<size_t>(n));
+  }
+  if (WIFEXITED(status)) result.status = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.status = 128 + WTERMSIG(status);
+  return result;
+}
+
 CommandResult sh(const std::string& script, std::chrono::milliseconds timeout) {
   return run({"/bin/sh", "-c", script}, timeout);
 }

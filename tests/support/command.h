@@ -18,6 +18,25 @@ CommandResult run(const std::vector<std::string>& argv,
                   std::chrono::milliseconds timeout = std::chrono::seconds(60),
                   const std::string& input = {});
 
+// A program started in the background; its output is collected when it is waited for.
+class Spawned {
+ public:
+  explicit Spawned(const std::vector<std::string>& argv);
+  ~Spawned();  // kills it if still running
+  Spawned(const Spawned&) = delete;
+  Spawned& operator=(const Spawned&) = delete;
+  [[nodiscard]] int pid() const { return pid_; }
+  void signal(int sig) const;
+  // Waits for exit (killing it after `timeout`) and returns status and output.
+  CommandResult wait(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+ private:
+  int pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  bool done_ = false;
+};
+
 // Runs a /bin/sh script.
 CommandResult sh(const std::string& script,
                  std::chrono::milliseconds timeout = std::chrono::seconds(60));

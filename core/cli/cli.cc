@@ -1,0 +1,189 @@
+#include "core/cli/cli.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/base/log.h"
+#include "core/commands.h"
+#include "core/run.h"
+#include "core/spec/validate.h"
+
+namespace nucleus::cli {
+namespace {
+
+constexpr int kNucleusFailure = 125;
+
+const char* kRunDescription =
+    "Run CMD in a new sandbox in the foreground and exit with its status\n"
+    "(its exit code, 128+N if killed by signal N, 125 if nucleus itself failed).";
+
+void add_run_flags(CLI::App& run, SandboxSpec& s) {
+  run.add_option("--name", s.name, "Sandbox id (letters, digits, _ . -; at most 128)");
+  run.add_option("--hostname", s.hostname, "Hostname inside the sandbox");
+  run.add_option("-e,--env", s.env, "Set KEY=VALUE (or pass KEY from your environment)")
+      ->take_all();
+  run.add_option("--workdir", s.workdir, "Working directory (default /workspace or /home/agent)");
+  run.add_option("--rootfs", s.rootfs, "Use DIR as the root filesystem (read-only)");
+  run.add_option("--workspace", s.workspace, "Host directory mounted at /workspace");
+  run.add_option("--workspace-mode", s.workspace_mode,
+                 "bind-rw | bind-ro | copy-in-out (default bind-rw)");
+  run.add_option("-v,--volume", s.volumes, "Bind SRC:DEST[:ro|rw] (repeatable)")->take_all();
+  run.add_option("--tmpfs", s.tmpfs, "Mount a tmpfs at DEST[:SIZE] (repeatable)")->take_all();
+  run.add_option("--user", s.user, "Run the command as UID[:GID] inside the sandbox");
+  run.add_flag("--time-namespace", s.time_namespace, "Give the sandbox its own time namespace");
+  run.add_option("--stop-timeout", s.stop_timeout,
+                 "Seconds a workload may ignore SIGINT/SIGTERM before SIGKILL (default 10)");
+
+  auto* net = "Networking";
+  run.add_option("--network", s.network, "none | host | bridge (default none)")->group(net);
+  run.add_flag("--allow-host-network", s.allow_host_network,
+               "Confirm --network host (shares the host's network stack)")
+      ->group(net);
+  run.add_option("--nat-backend", s.nat_backend,
+                 "auto | kernel | userspace (auto: kernel as root, else userspace)")
+      ->group(net);
+  run.add_option("-p,--publish", s.publish, "Publish [HOST_IP:]HOST_PORT:CTR_PORT[/tcp|udp]")
+      ->take_all()
+      ->group(net);
+  run.add_option("--dns", s.dns, "Resolver for the sandbox (repeatable)")->take_all()->group(net);
+  run.add_option("--bridge", s.bridge, "Bridge name (default nucleus0)")->group(net);
+  run.add_option("--subnet", s.subnet, "IPv4 subnet /16-/29 (default 10.0.42.0/24)")->group(net);
+  run.add_option("--ip", s.ip, "Static IPv4 address in the subnet")->group(net);
+  run.add_flag("--ipv6", s.ipv6, "Also give the sandbox an IPv6 address")->group(net);
+  run.add_option("--subnet6", s.subnet6, "IPv6 subnet (default fd00:42::/64)")->group(net);
+}
+
+// CLI11 treats everything after "--" as positionals; we require the "--" so that a typo in a
+// flag can never be mistaken for the command.
+struct SplitArgs {
+  std::vector<std::string> flags;
+  std::vector<std::string> command;
+  bool saw_separator = false;
+};
+
+SplitArgs split_at_separator(int argc, char** argv) {
+  SplitArgs out;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!out.saw_separator && arg == "--") {
+      out.saw_separator = true;
+      continue;
+    }
+    (out.saw_separator ? out.command : out.flags).push_back(arg);
+  }
+  return out;
+}
+
+int usage_error(const std::string& message) {
+  log::write(log::Level::kError, "", message);
+  return kNucleusFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nucleus: a minimal, security-first sandbox runtime for Linux", "nucleus"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("nucleus ") + NUCLEUS_VERSION);
+
+  GlobalOptions global;
+  app.add_option("--root", global.state_root, "State directory (default /run/nucleus as root)");
+  app.add_option("--log-format", global.log_format, "text | json (default text)");
+  app.add_option("--log-level", global.log_level, "debug | info | warn | error (default info)");
+
+  SandboxSpec spec;
+  auto* run = app.add_subcommand("run", kRunDescription);
+  run->alias("create");
+  run->fallthrough();
+  run->footer("Usage: nucleus run [FLAGS] -- CMD [ARGS...]");
+  add_run_flags(*run, spec);
+
+  std::string id;
+  bool all = false;
+  std::string format = "text";
+  auto* state = app.add_subcommand("state", "Show sandboxes (all with -a) as text or JSON");
+  state->fallthrough();
+  state->add_option("id", id, "Sandbox id");
+  state->add_flag("-a,--all", all, "All sandboxes");
+  state->add_option("--format", format, "text | json (default text)");
+
+  std::string signal_name = "KILL";
+  auto* kill = app.add_subcommand("kill", "Send a signal (default KILL) to a sandbox's workload");
+  kill->fallthrough();
+  kill->add_option("id", id, "Sandbox id")->required();
+  kill->add_option("signal", signal_name, "Signal name or number (default KILL)");
+
+  int stop_timeout = 10;
+  auto* stop = app.add_subcommand("stop", "Send TERM, then KILL after -t seconds");
+  stop->fallthrough();
+  stop->add_option("id", id, "Sandbox id")->required();
+  stop->add_option("-t,--time", stop_timeout, "Seconds to wait before KILL (default 10)");
+
+  bool force = false;
+  auto* del = app.add_subcommand("delete", "Remove a stopped sandbox and everything it left");
+  del->fallthrough();
+  del->add_option("id", id, "Sandbox id")->required();
+  del->add_flag("-f,--force", force, "Kill it first if it is still running");
+
+  auto* gc = app.add_subcommand("gc", "Clean up after sandboxes whose supervisor died");
+  gc->fallthrough();
+
+  SplitArgs split = split_at_separator(argc, argv);
+  std::vector<std::string> reversed(split.flags.rbegin(), split.flags.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    return usage_error(std::string(e.what()) + " (put the command after --)");
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  log::Format log_format = log::Format::kText;
+  if (global.log_format == "json") log_format = log::Format::kJson;
+  else if (global.log_format != "text") return usage_error("--log-format: must be text or json");
+  log::Level level = log::Level::kInfo;
+  if (global.log_level == "debug") level = log::Level::kDebug;
+  else if (global.log_level == "warn") level = log::Level::kWarn;
+  else if (global.log_level == "error") level = log::Level::kError;
+  else if (global.log_level != "info")
+    return usage_error("--log-level: must be debug, info, warn or error");
+  log::configure(log_format, level);
+
+  if (!run->parsed() && split.saw_separator)
+    return usage_error("'--' and a command only go with nucleus run");
+  if (!global.state_root.empty()) spec.state_root = global.state_root;
+
+  if (run->parsed()) {
+    if (!split.saw_separator)
+      return usage_error("--: missing; use nucleus run [FLAGS] -- CMD [ARGS...]");
+    spec.command = split.command;
+    Validated v = validate(spec, geteuid());
+    if (!v.spec) {
+      // One line per problem; the first names the flag. Nothing has been created yet.
+      for (const auto& e : v.errors) log::write(log::Level::kError, "", e.message());
+      return kNucleusFailure;
+    }
+    return run_sandbox(*v.spec);
+  }
+
+  if (global.state_root.empty()) global.state_root = default_state_root(geteuid());
+  if (state->parsed()) return command_state(global, id, all, format);
+  if (kill->parsed()) return command_kill(global, id, signal_name);
+  if (stop->parsed()) return command_stop(global, id, stop_timeout);
+  if (del->parsed()) return command_delete(global, id, force);
+  if (gc->parsed()) return command_gc(global);
+  return kNucleusFailure;
+}
+
+}  // namespace nucleus::cli

@@ -1,0 +1,224 @@
+#include "core/run.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <asio/io_context.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "core/base/fs.h"
+#include "core/base/journal.h"
+#include "core/base/log.h"
+#include "core/sandbox/etc_files.h"
+#include "core/sandbox/launch.h"
+#include "core/sandbox/network.h"
+#include "core/sandbox/plan.h"
+#include "core/sandbox/supervisor.h"
+#include "core/sandbox/workspace.h"
+#include "core/state/state_dir.h"
+
+namespace nucleus {
+namespace {
+
+constexpr log::Logger kLog("run");
+constexpr int kNucleusFailure = 125;
+constexpr const char* kStageKind = "workspace-stage";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t namespace_flags(const ValidSpec& spec) {
+  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (spec.network != NetworkMode::kHost) flags |= CLONE_NEWNET;
+  if (spec.rootless) flags |= CLONE_NEWUSER;
+  if (spec.time_namespace) flags |= CLONE_NEWTIME;
+  // CLONE_NEWCGROUP is done by the child after the parent moved it into its cgroup.
+  return flags;
+}
+
+// One sandbox's life. Every resource it acquires is released by teardown(), in reverse order,
+// whatever step failed.
+class SandboxRun {
+ public:
+  explicit SandboxRun(const ValidSpec& spec) : spec_(spec) {}
+  ~SandboxRun() { teardown(); }
+
+  // Runs the sandbox to its end and tears everything down; returns the exit status.
+  int execute() {
+    int status = execute_steps();
+    teardown();
+    if (sync_failed_) status = kNucleusFailure;
+    return status;
+  }
+
+ private:
+  int execute_steps() {
+    if (auto r = prepare(); !r) return report_failure(r.error());
+    if (auto r = start(); !r) return report_failure(r.error());
+    if (failure_) {
+      log::write(log::Level::kError, "", describe(*failure_));
+      return failure_->exit_status;
+    }
+    return supervise();
+  }
+
+  int report_failure(const Error& e) {
+    log::write(log::Level::kError, "", e.message());
+    return kNucleusFailure;
+  }
+
+  Result<void> prepare() {
+    ASSIGN_OR_RETURN(StateDir dir, StateDir::create(spec_.state_root, spec_.id));
+    state_dir_ = std::move(dir);
+    ASSIGN_OR_RETURN(journal_, Journal::open(state_dir_->journal_path()));
+    ASSIGN_OR_RETURN(state_.supervisor, identify(getpid()));
+    state_.id = spec_.id;
+    state_.status = "creating";
+    state_.created_ms = now_ms();
+    state_.command = spec_.argv;
+    state_.network = spec_.network == NetworkMode::kBridge ? "bridge"
+                     : spec_.network == NetworkMode::kHost ? "host"
+                                                           : "none";
+    TRY(state_dir_->save(state_));
+
+    PlanPaths paths;
+    paths.new_root = state_dir_->file("root");
+    paths.generated_etc = state_dir_->file("etc");
+    TRY(fs::make_dirs(paths.new_root, 0755));
+    if (spec_.workspace) {
+      paths.workspace = *spec_.workspace;
+      if (spec_.workspace_mode == WorkspaceMode::kCopyInOut) {
+        stage_ = state_dir_->file("workspace");
+        TRY(journal_.record_create(kStageKind, *stage_, {{"path", *stage_}, {"host", *spec_.workspace}}));
+        TRY(workspace::stage_copy(*spec_.workspace, *stage_));
+        paths.workspace = *stage_;
+      }
+    }
+    TRY(write_etc_files(paths.generated_etc, spec_, nullptr));
+    TRY(build_child_plan(spec_, paths, plan_));
+    return {};
+  }
+
+  Result<void> start() {
+    block_forwarded_signals();
+    ASSIGN_OR_RETURN(child_, launch(plan_, namespace_flags(spec_)));
+    ASSIGN_OR_RETURN(state_.workload, identify(child_->pid));
+    if (spec_.rootless) TRY(write_id_maps(child_->pid, getuid(), getgid()));
+
+    if (spec_.network == NetworkMode::kBridge) {
+      network_ = std::make_unique<SandboxNetwork>();
+      ASSIGN_OR_RETURN(net::NetAttachment attachment,
+                       network_->attach(spec_, child_->pid, journal_));
+      TRY(write_etc_files(state_dir_->file("etc"), spec_, &attachment));
+      state_.details["network"] = describe_attachment(attachment);
+    }
+
+    TRY(release(*child_));
+    ASSIGN_OR_RETURN(failure_, wait_for_exec(*child_));
+    if (failure_) return {};
+    state_.status = "running";
+    TRY(state_dir_->save(state_));
+    return {};
+  }
+
+  int supervise() {
+    asio::io_context io;
+    Supervisor supervisor(io, std::move(child_->pidfd), child_->pid,
+                          std::chrono::seconds(spec_.stop_timeout));
+    reaped_ = true;  // the supervisor owns the pidfd now and reaps the child
+    auto status = supervisor.run();
+    if (!status) return report_failure(status.error());
+    exit_status_ = status->code;
+    return status->code;
+  }
+
+  void teardown() noexcept {
+    if (child_ && !reaped_) {
+      // Setup failed after clone: the child must not outlive us, nor linger as a zombie.
+      syscall(SYS_pidfd_send_signal, child_->pidfd.get(), SIGKILL, nullptr, 0);
+      siginfo_t info{};
+      waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child_->pidfd.get()), &info,
+             WEXITED);
+      reaped_ = true;
+    }
+    if (network_) network_->detach();
+    network_.reset();
+    bool keep_state = false;
+    if (stage_) keep_state = !finish_workspace();
+    stage_.reset();  // teardown runs again from the destructor: never sync twice
+    if (state_dir_ && !keep_state) {
+      if (auto r = state_dir_->remove(); !r) kLog.warn(r.error().message());
+    }
+    state_dir_.reset();
+  }
+
+  // Syncs the staged workspace back; on failure moves it somewhere safe and says where.
+  bool finish_workspace() noexcept {
+    if (failure_ || !exit_status_) {
+      // The workload never ran: the stage is an unchanged copy.
+      std::error_code ec;
+      std::filesystem::remove_all(*stage_, ec);
+      return !ec;
+    }
+    auto synced = workspace::sync_back(*stage_, *spec_.workspace);
+    if (synced) {
+      std::error_code ec;
+      std::filesystem::remove_all(*stage_, ec);
+      if (!ec) (void)journal_.record_remove(kStageKind, *stage_);
+      return !ec;
+    }
+    std::string kept = spec_.state_root + "/recovered/" + spec_.id + "-workspace";
+    std::error_code ec;
+    std::filesystem::create_directories(spec_.state_root + "/recovered", ec);
+    std::filesystem::rename(*stage_, kept, ec);
+    log::write(log::Level::kError, "workspace",
+               "copying the workspace back failed (" + synced.error().message() +
+                   "); your changes are kept at " + (ec ? *stage_ : kept));
+    sync_failed_ = true;
+    return !ec;  // if the move failed the state dir (holding the stage) must stay
+  }
+
+  static nlohmann::json describe_attachment(const net::NetAttachment& a) {
+    nlohmann::json j = {{"interface", a.interface}};
+    if (a.address4) j["ipv4"] = a.address4->to_string();
+    if (a.gateway4) j["gateway4"] = a.gateway4->to_string();
+    if (a.address6) j["ipv6"] = a.address6->to_string();
+    if (a.gateway6) j["gateway6"] = a.gateway6->to_string();
+    nlohmann::json dns = nlohmann::json::array();
+    for (const auto& r : a.resolvers) dns.push_back(r.to_string());
+    j["dns"] = dns;
+    return j;
+  }
+
+  const ValidSpec& spec_;
+  std::optional<int> exit_status_;
+  bool sync_failed_ = false;
+  std::optional<StateDir> state_dir_;
+  Journal journal_;
+  SandboxState state_;
+  ChildPlan plan_;
+  std::optional<std::string> stage_;
+  std::optional<LaunchedChild> child_;
+  std::optional<ChildFailure> failure_;
+  std::unique_ptr<SandboxNetwork> network_;
+  bool reaped_ = false;
+};
+
+}  // namespace
+
+int run_sandbox(const ValidSpec& spec) {
+  log::set_sandbox_id(spec.id);
+  SandboxRun run(spec);
+  return run.execute();
+}
+
+}  // namespace nucleus

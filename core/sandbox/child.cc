@@ -1,0 +1,180 @@
+// Everything here runs in the freshly cloned child, before exec. Rules for this file:
+//  - async-signal-safe calls only: raw syscalls, no malloc/new, no std::string, no stdio, no
+//    exceptions, no locks. All data comes pre-built from ChildPlan.
+//  - every failure is reported to the parent as a ChildFailure and ends the child with _exit.
+#include "core/sandbox/child.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace nucleus {
+namespace {
+
+void copy_text(char* dst, size_t cap, const char* src) {
+  if (!src) src = "";
+  size_t n = strlen(src);
+  if (n >= cap) n = cap - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+[[noreturn]] void fail_child(int sync_fd, int error, const char* step, const char* path,
+                             int exit_status = 125) {
+  ChildFailure f;
+  f.error = error;
+  f.exit_status = exit_status;
+  copy_text(f.step, sizeof f.step, step);
+  copy_text(f.path, sizeof f.path, path);
+  // Best effort: if the parent is gone there is nobody to tell.
+  ssize_t ignored = send(sync_fd, &f, sizeof f, MSG_NOSIGNAL);
+  (void)ignored;
+  _exit(exit_status);
+}
+
+bool exists(const char* path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+int set_mount_attr(const char* target, unsigned long attrs, bool recursive) {
+  struct mount_attr attr = {};
+  attr.attr_set = attrs;
+  unsigned flags = recursive ? AT_RECURSIVE : 0;
+  return static_cast<int>(syscall(SYS_mount_setattr, AT_FDCWD, target, flags, &attr, sizeof attr));
+}
+
+// Runs one step; returns 0 or an errno value.
+int run_step(const ChildStep& s) {
+  using Kind = ChildStep::Kind;
+  if (s.optional && s.source && s.kind != Kind::kSymlink && !exists(s.source)) return 0;
+  switch (s.kind) {
+    case Kind::kMkdir:
+      if (mkdir(s.target, s.mode) != 0 && errno != EEXIST) return errno;
+      return 0;
+    case Kind::kTouch: {
+      if (exists(s.target)) return 0;  // O_CREAT fails with EROFS even on an existing file
+      int fd = open(s.target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, s.mode);
+      if (fd < 0) return errno == EEXIST ? 0 : errno;
+      close(fd);
+      return 0;
+    }
+    case Kind::kSymlink:
+      if (symlink(s.source, s.target) != 0 && errno != EEXIST) return errno;
+      return 0;
+    case Kind::kMount:
+      if (mount(s.source, s.target, s.fstype, s.flags, s.data) != 0) return errno;
+      return 0;
+    case Kind::kBind:
+      if (mount(s.source, s.target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
+      return 0;
+    case Kind::kSetAttr:
+    case Kind::kSetAttrTree:
+      if (set_mount_attr(s.target, s.flags, s.kind == Kind::kSetAttrTree) != 0) return errno;
+      return 0;
+    case Kind::kMaskFile:
+      if (!exists(s.target)) return 0;
+      if (mount(s.source, s.target, nullptr, MS_BIND, nullptr) != 0) return errno;
+      return 0;
+  }
+  return EINVAL;
+}
+
+const char* step_name(ChildStep::Kind kind) {
+  using Kind = ChildStep::Kind;
+  switch (kind) {
+    case Kind::kMkdir: return "mkdir";
+    case Kind::kTouch: return "create mount point";
+    case Kind::kSymlink: return "symlink";
+    case Kind::kMount: return "mount";
+    case Kind::kBind: return "bind mount";
+    case Kind::kSetAttr:
+    case Kind::kSetAttrTree: return "set mount flags";
+    case Kind::kMaskFile: return "mask";
+  }
+  return "setup";
+}
+
+// pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new
+// root visible. Never chroot: chroot can be escaped by a process holding a directory fd.
+int enter_new_root(const char* new_root) {
+  if (chdir(new_root) != 0) return errno;
+  if (syscall(SYS_pivot_root, ".", ".") != 0) return errno;
+  if (umount2(".", MNT_DETACH) != 0) return errno;
+  if (chdir("/") != 0) return errno;
+  return 0;
+}
+
+// execvp is not async-signal-safe; the parent listed the candidate paths for us.
+[[noreturn]] void exec_workload(const ChildPlan& plan, int sync_fd) {
+  const char* name = plan.argv[0];
+  int last_error = ENOENT;
+  for (const char* candidate : plan.exec_candidates) {
+    execve(candidate, plan.argv.data(), plan.envp.data());
+    // Keep the most telling error: "permission denied" beats "not found" from another dir.
+    if (errno != ENOENT || last_error == ENOENT) last_error = errno;
+  }
+  fail_child(sync_fd, last_error, "exec", name, last_error == ENOENT ? 127 : 126);
+}
+
+}  // namespace
+
+void child_main(const ChildPlan& plan, int sync_fd) noexcept {
+  // If nucleus dies, the sandbox dies. Set before waiting so the window is covered by the
+  // sync socket: a parent that died before this line makes recv() below return 0.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  char go = 0;
+  if (recv(sync_fd, &go, 1, 0) != 1 || go != kGoByte) _exit(125);
+
+  // The parent moved us into the sandbox cgroup; a cgroup namespace made now is rooted there.
+  if (plan.new_cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0)
+    fail_child(sync_fd, errno, "unshare cgroup namespace", "");
+  // Nothing we mount may propagate back to the host.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    fail_child(sync_fd, errno, "make mounts private", "/");
+
+  for (const ChildStep& step : plan.steps) {
+    if (int err = run_step(step); err != 0) fail_child(sync_fd, err, step_name(step.kind), step.target);
+  }
+  if (plan.new_root) {
+    if (int err = enter_new_root(plan.new_root); err != 0)
+      fail_child(sync_fd, err, "pivot_root", plan.new_root);
+  }
+  if (plan.hostname && sethostname(plan.hostname, strlen(plan.hostname)) != 0)
+    fail_child(sync_fd, errno, "sethostname", plan.hostname);
+
+  if (plan.change_user) {
+    if (plan.drop_supplementary_groups && setgroups(0, nullptr) != 0)
+      fail_child(sync_fd, errno, "setgroups", "");
+    if (setresgid(plan.gid, plan.gid, plan.gid) != 0) fail_child(sync_fd, errno, "setresgid", "");
+    if (setresuid(plan.uid, plan.uid, plan.uid) != 0) fail_child(sync_fd, errno, "setresuid", "");
+  }
+  if (plan.workdir && chdir(plan.workdir) != 0) fail_child(sync_fd, errno, "chdir", plan.workdir);
+
+  // The supervisor blocks the signals it forwards; the workload starts with a clean mask.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // No host fd may reach the workload: everything above 2 closes at exec (sync_fd included,
+  // which is how the parent learns that exec succeeded).
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    fail_child(sync_fd, errno, "close_range", "");
+
+  const char* step = "hardening";
+  if (int err = apply_hardening(plan.hardening, &step); err != 0)
+    fail_child(sync_fd, -err, step, "");
+  exec_workload(plan, sync_fd);
+}
+
+}  // namespace nucleus

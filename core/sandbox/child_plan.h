@@ -1,0 +1,62 @@
+// ChildPlan: everything the sandbox child does between clone and exec, computed in the parent.
+//
+// After clone3 the child may only make async-signal-safe calls (no malloc, no locks, no
+// exceptions). So the parent turns the ValidSpec into plain data here: a list of filesystem steps
+// with their strings already built, argv/envp arrays, ids. The child (child.cc) only walks these
+// arrays and makes syscalls. Strings live in `storage_` and must not change once built.
+#pragma once
+
+#include <sys/types.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "core/sandbox/hardening.h"
+
+namespace nucleus {
+
+struct ChildStep {
+  enum class Kind {
+    kMkdir,       // mkdir(target, mode); EEXIST is fine
+    kTouch,       // create an empty file at target (a bind mount point for a file)
+    kSymlink,     // symlink(source -> target)
+    kMount,       // mount(source, target, fstype, flags, data)
+    kBind,        // recursive bind of source at target
+    kSetAttr,     // mount_setattr(target, attr_set = flags) on the mount at target
+    kSetAttrTree, // the same, recursively (AT_RECURSIVE)
+    kMaskFile,    // bind /dev/null (already in the new root) over target if it exists
+  };
+  Kind kind;
+  const char* source = nullptr;
+  const char* target = nullptr;
+  const char* fstype = nullptr;
+  unsigned long flags = 0;
+  const char* data = nullptr;
+  unsigned mode = 0755;
+  bool optional = false;  // skip silently when the source or target does not exist
+};
+
+struct ChildPlan {
+  std::vector<ChildStep> steps;   // run in order, before pivot_root
+  const char* new_root = nullptr; // host path of the directory that becomes "/"
+  const char* hostname = nullptr;
+  const char* workdir = nullptr;
+  std::vector<char*> argv;        // null-terminated
+  std::vector<char*> envp;        // null-terminated
+  std::vector<const char*> exec_candidates;  // argv[0], or PATH dirs joined with it
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool change_user = false;       // setresuid/setresgid to uid/gid after setup
+  bool drop_supplementary_groups = true;  // false in a user namespace with setgroups denied
+  bool new_cgroup_namespace = true;
+  HardeningPlan hardening;        // applied last, right before exec
+
+  // Keeps a string alive for the plan's lifetime and returns its stable c_str().
+  const char* keep(std::string s) { return storage_.emplace_back(std::move(s)).c_str(); }
+
+ private:
+  std::deque<std::string> storage_;  // deque: growing never moves existing strings
+};
+
+}  // namespace nucleus

@@ -1,0 +1,78 @@
+#include "core/sandbox/launch.h"
+
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "core/base/fs.h"
+
+namespace nucleus {
+
+Result<LaunchedChild> launch(const ChildPlan& plan, uint64_t namespace_flags) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    return errno_error("socketpair");
+  UniqueFd parent_end(pair[0]);
+  UniqueFd child_end(pair[1]);
+
+  int pidfd = -1;
+  struct clone_args args = {};
+  args.flags = namespace_flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  // clone3 without a stack behaves like fork: the child continues here on a copy of our stack.
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) return errno_error("clone3", "creating the sandbox namespaces");
+  if (pid == 0) {
+    (void)parent_end.release();  // never close fds we do not own in the child; exec closes them
+    child_main(plan, child_end.get());
+  }
+  LaunchedChild child;
+  child.pid = static_cast<pid_t>(pid);
+  child.pidfd = UniqueFd(pidfd);
+  child.sync = std::move(parent_end);
+  return child;
+}
+
+Result<void> write_id_maps(pid_t pid, uid_t outer_uid, gid_t outer_gid) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  TRY(fs::write_existing(proc + "/setgroups", "deny"));
+  TRY(fs::write_existing(proc + "/uid_map", "0 " + std::to_string(outer_uid) + " 1\n"));
+  TRY(fs::write_existing(proc + "/gid_map", "0 " + std::to_string(outer_gid) + " 1\n"));
+  return {};
+}
+
+Result<void> release(LaunchedChild& child) {
+  if (send(child.sync.get(), &kGoByte, 1, MSG_NOSIGNAL) != 1)
+    return errno_error("release sandbox", "the child is gone");
+  return {};
+}
+
+Result<std::optional<ChildFailure>> wait_for_exec(LaunchedChild& child) {
+  ChildFailure failure;
+  for (;;) {
+    ssize_t n = recv(child.sync.get(), &failure, sizeof failure, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("wait for sandbox start");
+    if (n == 0) return std::optional<ChildFailure>{};  // exec closed the CLOEXEC socket
+    if (static_cast<size_t>(n) != sizeof failure) return fail("sandbox start", "short report");
+    failure.step[sizeof failure.step - 1] = '\0';
+    failure.path[sizeof failure.path - 1] = '\0';
+    return std::optional<ChildFailure>{failure};
+  }
+}
+
+std::string describe(const ChildFailure& f) {
+  std::string out = f.step;
+  if (f.path[0]) out += std::string(" ") + f.path;
+  if (f.error) out += std::string(": ") + std::strerror(f.error);
+  return out;
+}
+
+}  // namespace nucleus

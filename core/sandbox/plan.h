@@ -1,0 +1,24 @@
+// Parent side: turns a ValidSpec into the ChildPlan the cloned child executes.
+#pragma once
+
+#include <string>
+
+#include "core/sandbox/child_plan.h"
+#include "core/spec/spec.h"
+
+namespace nucleus {
+
+struct PlanPaths {
+  std::string new_root;       // empty dir in the state dir that becomes "/"
+  std::string generated_etc;  // dir holding passwd, group, hosts, hostname, resolv.conf, ...
+  std::string workspace;      // what to mount at /workspace (the staged copy for copy-in-out)
+};
+
+// The generated /etc files, bound read-only into the sandbox.
+inline constexpr const char* kGeneratedEtcFiles[] = {"passwd",  "group",       "hosts",
+                                                     "hostname", "resolv.conf", "nsswitch.conf"};
+
+[[nodiscard]] Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths,
+                                            ChildPlan& plan);
+
+}  // namespace nucleus
