@@ -1,0 +1,198 @@
+#include "net/kernel/link.h"
+
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
+#include <netlink/addr.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
+#include <sys/random.h>
+
+#include <array>
+#include <memory>
+
+namespace nucleus::net::kernel {
+namespace {
+
+struct LinkPut {
+  void operator()(rtnl_link* link) const { rtnl_link_put(link); }
+};
+using LinkPtr = std::unique_ptr<rtnl_link, LinkPut>;
+
+struct AddrPut {
+  void operator()(nl_addr* addr) const { nl_addr_put(addr); }
+};
+
+LinkInfo to_info(rtnl_link* link) {
+  LinkInfo info;
+  info.index = rtnl_link_get_ifindex(link);
+  if (const char* n = rtnl_link_get_name(link)) info.name = n;
+  if (const char* k = rtnl_link_get_type(link)) info.kind = k;
+  if (const char* a = rtnl_link_get_ifalias(link)) info.alias = a;
+  info.mtu = rtnl_link_get_mtu(link);
+  info.flags = rtnl_link_get_flags(link);
+  info.master = rtnl_link_get_master(link);
+  return info;
+}
+
+Result<std::optional<LinkInfo>> get(NetlinkSocket& sock, int index, const char* name) {
+  rtnl_link* raw = nullptr;
+  int err = rtnl_link_get_kernel(sock.get(), index, name, &raw);
+  if (err < 0) {
+    Error e = nl_error(err, "link lookup", name ? name : "index " + std::to_string(index));
+    if (e.code == ENODEV || e.code == ENOENT) return std::nullopt;
+    return std::unexpected(std::move(e));
+  }
+  LinkPtr link(raw);
+  return to_info(link.get());
+}
+
+// Applies `changes` to link `index` (RTM_NEWLINK on an existing link).
+Result<void> change(NetlinkSocket& sock, int index, rtnl_link* changes, const std::string& what) {
+  LinkPtr orig(rtnl_link_alloc());
+  if (!orig) return make_error(ENOMEM, what);
+  rtnl_link_set_ifindex(orig.get(), index);
+  if (int err = rtnl_link_change(sock.get(), orig.get(), changes, 0); err < 0)
+    return std::unexpected(nl_error(err, what, "ifindex " + std::to_string(index)));
+  return {};
+}
+
+int count_port(nl_msg* msg, void* arg) {
+  auto* ctx = static_cast<std::pair<int, int>*>(arg);  // {bridge index, count}
+  nlattr* tb[IFLA_MAX + 1] = {};
+  if (nlmsg_parse(nlmsg_hdr(msg), sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return NL_SKIP;
+  // The kernel filters the dump by IFLA_MASTER; check again in case an old kernel ignored it.
+  if (tb[IFLA_MASTER] && static_cast<int>(nla_get_u32(tb[IFLA_MASTER])) == ctx->first) ++ctx->second;
+  return NL_OK;
+}
+
+}  // namespace
+
+Result<std::optional<LinkInfo>> find_link(NetlinkSocket& sock, std::string_view name) {
+  return get(sock, 0, std::string(name).c_str());
+}
+
+Result<std::optional<LinkInfo>> find_link(NetlinkSocket& sock, int index) {
+  return get(sock, index, nullptr);
+}
+
+Result<int> create_bridge(NetlinkSocket& sock, std::string_view name) {
+  std::string n(name);
+  LinkPtr link(rtnl_link_bridge_alloc());
+  if (!link) return make_error(ENOMEM, "bridge create", n);
+  rtnl_link_set_name(link.get(), n.c_str());
+  std::array<uint8_t, 6> mac{};
+  if (::getrandom(mac.data(), mac.size(), 0) != static_cast<ssize_t>(mac.size()))
+    return errno_error("bridge create", "getrandom");
+  mac[0] = static_cast<uint8_t>((mac[0] & 0xfe) | 0x02);  // unicast, locally administered
+  std::unique_ptr<nl_addr, AddrPut> lladdr(nl_addr_build(AF_LLC, mac.data(), mac.size()));
+  if (!lladdr) return make_error(ENOMEM, "bridge create", n);
+  rtnl_link_set_addr(link.get(), lladdr.get());
+  if (int err = rtnl_link_add(sock.get(), link.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0)
+    return std::unexpected(nl_error(err, "bridge create", n));
+  ASSIGN_OR_RETURN(std::optional<LinkInfo> info, find_link(sock, name));
+  if (!info) return make_error(ENODEV, "bridge create", n + " vanished right after creation");
+  // The kernel ignores IFLA_IFALIAS in a create request: set it as a change.
+  LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return make_error(ENOMEM, "bridge create", n);
+  rtnl_link_set_ifalias(changes.get(), std::string(kManagedAlias).c_str());
+  TRY(change(sock, info->index, changes.get(), "bridge alias"));
+  return info->index;
+}
+
+Result<int> bridge_port_count(NetlinkSocket& sock, int bridge_index) {
+  std::unique_ptr<nl_msg, void (*)(nl_msg*)> msg(nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP),
+                                                 nlmsg_free);
+  if (!msg) return make_error(ENOMEM, "bridge port count");
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  if (nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
+      nla_put_u32(msg.get(), IFLA_MASTER, static_cast<uint32_t>(bridge_index)) < 0)
+    return make_error(ENOMEM, "bridge port count");
+  if (int err = nl_send_auto(sock.get(), msg.get()); err < 0)
+    return std::unexpected(nl_error(err, "bridge port count"));
+  std::pair<int, int> ctx{bridge_index, 0};
+  // A private copy of the socket's callbacks, so the counting hook never leaks into later calls.
+  nl_cb* sock_cb = nl_socket_get_cb(sock.get());  // takes a reference
+  std::unique_ptr<nl_cb, void (*)(nl_cb*)> cb(nl_cb_clone(sock_cb), nl_cb_put);
+  nl_cb_put(sock_cb);
+  if (!cb) return make_error(ENOMEM, "bridge port count");
+  nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, count_port, &ctx);
+  if (int err = nl_recvmsgs(sock.get(), cb.get()); err < 0)
+    return std::unexpected(nl_error(err, "bridge port count"));
+  return ctx.second;
+}
+
+Result<int> create_veth(NetlinkSocket& sock, const VethSpec& spec) {
+  LinkPtr link(rtnl_link_veth_alloc());
+  if (!link) return make_error(ENOMEM, "veth create", spec.name);
+  LinkPtr peer(rtnl_link_veth_get_peer(link.get()));  // takes a reference
+  rtnl_link_set_name(link.get(), spec.name.c_str());
+  rtnl_link_set_name(peer.get(), spec.peer_name.c_str());
+  if (spec.mtu != 0) {
+    rtnl_link_set_mtu(link.get(), spec.mtu);
+    rtnl_link_set_mtu(peer.get(), spec.mtu);
+  }
+  if (spec.master > 0) rtnl_link_set_master(link.get(), spec.master);
+  // The peer is born in the sandbox namespace: no window where it sits on the host.
+  if (spec.peer_netns_fd >= 0) rtnl_link_set_ns_fd(peer.get(), spec.peer_netns_fd);
+  if (int err = rtnl_link_add(sock.get(), link.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0)
+    return std::unexpected(nl_error(err, "veth create", spec.name + " / " + spec.peer_name));
+  ASSIGN_OR_RETURN(std::optional<LinkInfo> info, find_link(sock, spec.name));
+  if (!info) return make_error(ENODEV, "veth create", spec.name + " vanished right after creation");
+  return info->index;
+}
+
+Result<void> set_link_up(NetlinkSocket& sock, int index) {
+  LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return make_error(ENOMEM, "link up");
+  rtnl_link_set_flags(changes.get(), IFF_UP);
+  return change(sock, index, changes.get(), "link up");
+}
+
+Result<void> set_link_mtu(NetlinkSocket& sock, int index, unsigned mtu) {
+  LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return make_error(ENOMEM, "link mtu");
+  rtnl_link_set_mtu(changes.get(), mtu);
+  return change(sock, index, changes.get(), "link mtu " + std::to_string(mtu));
+}
+
+Result<void> set_link_master(NetlinkSocket& sock, int index, int master) {
+  LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return make_error(ENOMEM, "link master");
+  rtnl_link_set_master(changes.get(), master);
+  return change(sock, index, changes.get(), "link master");
+}
+
+Result<void> rename_link(NetlinkSocket& sock, int index, std::string_view name) {
+  LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return make_error(ENOMEM, "link rename");
+  std::string n(name);
+  rtnl_link_set_name(changes.get(), n.c_str());
+  return change(sock, index, changes.get(), "link rename to " + n);
+}
+
+Result<void> move_link_to_netns(NetlinkSocket& sock, int index, int netns_fd) {
+  LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return make_error(ENOMEM, "link netns");
+  rtnl_link_set_ns_fd(changes.get(), netns_fd);
+  return change(sock, index, changes.get(), "link move to netns");
+}
+
+Result<void> delete_link(NetlinkSocket& sock, std::string_view name) {
+  LinkPtr link(rtnl_link_alloc());
+  if (!link) return make_error(ENOMEM, "link delete");
+  std::string n(name);
+  rtnl_link_set_name(link.get(), n.c_str());
+  if (int err = rtnl_link_delete(sock.get(), link.get()); err < 0) {
+    Error e = nl_error(err, "link delete", n);
+    if (e.code == ENODEV || e.code == ENOENT) return {};
+    return std::unexpected(std::move(e));
+  }
+  return {};
+}
+
+}  // namespace nucleus::net::kernel

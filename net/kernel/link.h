@@ -1,0 +1,59 @@
+// Links (bridge, veth, loopback) through libnl-route-3. Every call works in the namespace of the
+// socket passed in. "Missing" is reported as ENODEV so callers can tolerate it during teardown.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/base/result.h"
+#include "net/kernel/netlink.h"
+
+namespace nucleus::net::kernel {
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::string kind;   // "bridge", "veth", "" for devices without a kind (lo, physical)
+  std::string alias;  // IFLA_IFALIAS
+  unsigned mtu = 0;
+  unsigned flags = 0;  // IFF_*
+  int master = 0;      // ifindex of the bridge this link is enslaved to, 0 if none
+};
+
+// The alias nucleus puts on bridges it creates, so that only those are ever deleted by it.
+inline constexpr std::string_view kManagedAlias = "nucleus-managed";
+
+// The link called `name`, or nullopt when there is none.
+[[nodiscard]] Result<std::optional<LinkInfo>> find_link(NetlinkSocket& sock, std::string_view name);
+[[nodiscard]] Result<std::optional<LinkInfo>> find_link(NetlinkSocket& sock, int index);
+
+// Creates bridge `name`, down, with a fixed random locally administered MAC (a bridge without
+// one takes the lowest port MAC, so the gateway's MAC would change under running sandboxes) and
+// the alias kManagedAlias. Returns its ifindex. EEXIST when it already exists.
+[[nodiscard]] Result<int> create_bridge(NetlinkSocket& sock, std::string_view name);
+
+// Number of links enslaved to the bridge `bridge_index` (a filtered dump, not a full link list).
+[[nodiscard]] Result<int> bridge_port_count(NetlinkSocket& sock, int bridge_index);
+
+struct VethSpec {
+  std::string name;            // host end
+  std::string peer_name;       // other end
+  int master = 0;              // enslave the host end to this bridge at creation (0 = none)
+  unsigned mtu = 0;            // both ends (0 = kernel default)
+  int peer_netns_fd = -1;      // create the peer directly in this namespace (-1 = same as host)
+};
+// Creates the pair in one request; both ends are down. Returns the host end's ifindex.
+[[nodiscard]] Result<int> create_veth(NetlinkSocket& sock, const VethSpec& spec);
+
+[[nodiscard]] Result<void> set_link_up(NetlinkSocket& sock, int index);
+[[nodiscard]] Result<void> set_link_mtu(NetlinkSocket& sock, int index, unsigned mtu);
+[[nodiscard]] Result<void> set_link_master(NetlinkSocket& sock, int index, int master);
+[[nodiscard]] Result<void> rename_link(NetlinkSocket& sock, int index, std::string_view name);
+// Moves a link into the namespace `netns_fd`; it keeps its name (and gets a new ifindex there).
+[[nodiscard]] Result<void> move_link_to_netns(NetlinkSocket& sock, int index, int netns_fd);
+
+// Deletes link `name`. Succeeds when it does not exist (teardown is idempotent).
+[[nodiscard]] Result<void> delete_link(NetlinkSocket& sock, std::string_view name);
+
+}  // namespace nucleus::net::kernel
