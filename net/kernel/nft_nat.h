@@ -1,0 +1,83 @@
+// Per-sandbox NAT/DNAT nftables table in the HOST network namespace (libnftnl + libmnl only).
+//
+// One inet table "nucleus-<id>" per sandbox holds: masquerade for sandbox traffic leaving via any
+// interface but the bridge; DNAT for published ports (prerouting for traffic from other hosts,
+// output for locally generated traffic, incl. 127.0.0.1 via route_localnet); hairpin masquerade;
+// and a forward chain accepting the sandbox's flows. Every change is one atomic batch.
+//
+// The table is created with NFT_TABLE_F_OWNER: the kernel deletes it when the owning netlink
+// socket closes, i.e. when the supervising nucleus process dies, so a crashed supervisor leaves no
+// NAT behind. NatTable therefore owns that socket; while it lives, only it may modify the table.
+// Callers should still journal kind kNatJournalKind / key name() before create() so that
+// `nucleus gc` can call delete_nat_table() on kernels where the owner flag was refused.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/result.h"
+#include "net/backend.h"
+#include "net/ip.h"
+#include "net/kernel/nft_batch.h"
+
+namespace nucleus::net::nft {
+
+// Journal kind for NAT tables; the key is the table name, attrs {"family":"inet"}.
+inline constexpr std::string_view kNatJournalKind = "nft-table";
+
+struct NatTableSpec {
+  std::string sandbox_id;
+  std::string bridge;                    // host bridge the sandbox veth is enslaved to
+  std::optional<IpAddress> address4;     // sandbox's IPv4 address
+  std::optional<IpAddress> address6;     // sandbox's IPv6 address (only when IPv6 is enabled)
+  std::optional<Cidr> subnet4;           // bridge subnets: masquerade source match
+  std::optional<Cidr> subnet6;
+  std::vector<PortMapping> ports;        // published ports (may be empty; see set_ports)
+  // Network namespace to create the table in (borrowed fd); -1 = the calling thread's netns.
+  // The owning socket is opened there from a short-lived thread; the calling thread never setns.
+  int netns_fd = -1;
+};
+
+class NatTable {
+ public:
+  NatTable() = default;
+  NatTable(NatTable&&) noexcept = default;
+  NatTable& operator=(NatTable&& other) noexcept;
+  NatTable(const NatTable&) = delete;
+  NatTable& operator=(const NatTable&) = delete;
+  ~NatTable() { destroy(); }
+
+  // Creates the table and all chains/rules in one atomic batch. Errors name the failing rule.
+  [[nodiscard]] static Result<NatTable> create(const NatTableSpec& spec);
+
+  // Replaces the published ports (DNAT rules) in one atomic batch; on error the old set stays.
+  [[nodiscard]] Result<void> set_ports(std::span<const PortMapping> ports);
+
+  // Deletes the table (best effort) and closes the owning socket. Idempotent.
+  void destroy() noexcept;
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] bool valid() const { return socket_.valid(); }
+  // True when the kernel accepted NFT_TABLE_F_OWNER (table dies with the socket).
+  [[nodiscard]] bool owned_by_socket() const { return owner_flag_; }
+
+ private:
+  NftSocket socket_;
+  NatTableSpec spec_;
+  std::string name_;
+  bool owner_flag_ = false;
+};
+
+// "nucleus-<id>", truncated to fit NFT_TABLE_MAXNAMELEN (256) with room to spare: at most 64
+// characters; ids longer than that are shortened with a hash suffix so names stay unique.
+[[nodiscard]] std::string nat_table_name(std::string_view sandbox_id);
+
+// Deletes inet table `name` in the calling thread's netns (or netns_fd when >= 0). Succeeds when
+// the table does not exist. Fails with EPERM when a live process still owns it (owner flag).
+// This is the undo for journal kind kNatJournalKind.
+[[nodiscard]] Result<void> delete_nat_table(std::string_view name, int netns_fd = -1);
+
+}  // namespace nucleus::net::nft
