@@ -8,7 +8,7 @@ namespace nucleus {
 struct GlobalOptions {
   std::string state_root;
   std::string log_format = "text";
-  std::string log_level = "info";
+  std::string log_level = "warn";
 };
 
 int command_state(const GlobalOptions& g, const std::string& id, bool all, const std::string& format);

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   GlobalOptions global;
   app.add_option("--root", global.state_root, "State directory (default /run/nucleus as root)");
   app.add_option("--log-format", global.log_format, "text | json (default text)");
-  app.add_option("--log-level", global.log_level, "debug | info | warn | error (default info)");
+  app.add_option("--log-level", global.log_level, "debug | info | warn | error (default warn)");
 
   SandboxSpec spec;
   auto* run = app.add_subcommand("run", kRunDescription);
@@ -152,11 +152,12 @@ int main(int argc, char** argv) {
   log::Format log_format = log::Format::kText;
   if (global.log_format == "json") log_format = log::Format::kJson;
   else if (global.log_format != "text") return usage_error("--log-format: must be text or json");
-  log::Level level = log::Level::kInfo;
+  log::Level level = log::Level::kWarn;
   if (global.log_level == "debug") level = log::Level::kDebug;
   else if (global.log_level == "warn") level = log::Level::kWarn;
   else if (global.log_level == "error") level = log::Level::kError;
-  else if (global.log_level != "info")
+  else if (global.log_level == "info") level = log::Level::kInfo;
+  else
     return usage_error("--log-level: must be debug, info, warn or error");
   log::configure(log_format, level);
 

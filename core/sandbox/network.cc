@@ -3,16 +3,32 @@
 #include <fcntl.h>
 
 #include "core/base/fs.h"
+#include "net/kernel/kernel_backend.h"
 
 namespace nucleus {
+namespace {
+
+std::unique_ptr<net::NetBackend> make_backend(const ValidSpec& spec) {
+  switch (spec.nat_backend) {
+    case NatBackend::kKernel: return std::make_unique<net::kernel::KernelBackend>();
+    case NatBackend::kUserspace: return nullptr;  // refused by validation until slirp lands
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 SandboxNetwork::SandboxNetwork() = default;
 SandboxNetwork::~SandboxNetwork() { detach(); }
 
 Result<net::NetAttachment> SandboxNetwork::attach(const ValidSpec& spec, pid_t pid,
                                                   Journal& journal) {
-  (void)spec; (void)pid; (void)journal;
-  return fail("--network bridge", "not built yet");
+  backend_ = make_backend(spec);
+  if (!backend_) return fail("--nat-backend", "backend not available");
+  ASSIGN_OR_RETURN(netns_, fs::open_fd("/proc/" + std::to_string(pid) + "/ns/net", O_RDONLY));
+  net::SandboxHandles handles{pid, netns_.get(), &journal};
+  ASSIGN_OR_RETURN(net::NetAttachment attachment, backend_->attach(spec.net, handles));
+  return attachment;
 }
 
 void SandboxNetwork::detach() noexcept {
