@@ -15,6 +15,7 @@
 #include "core/base/fs.h"
 #include "core/base/journal.h"
 #include "core/base/log.h"
+#include "core/egress/egress_runtime.h"
 #include "core/sandbox/etc_files.h"
 #include "core/sandbox/launch.h"
 #include "core/sandbox/network.h"
@@ -118,6 +119,8 @@ class SandboxRun {
       network_ = std::make_unique<SandboxNetwork>();
       ASSIGN_OR_RETURN(net::NetAttachment attachment,
                        network_->attach(spec_, child_->pid, journal_));
+      // Egress rules go in before the workload runs: it never sees an open network.
+      ASSIGN_OR_RETURN(egress_, start_egress(spec_, io_, network_->netns_fd(), attachment, journal_));
       TRY(write_etc_files(state_dir_->file("etc"), spec_, &attachment));
       state_.details["network"] = describe_attachment(attachment);
     }
@@ -131,8 +134,7 @@ class SandboxRun {
   }
 
   int supervise() {
-    asio::io_context io;
-    Supervisor supervisor(io, std::move(child_->pidfd), child_->pid,
+    Supervisor supervisor(io_, std::move(child_->pidfd), child_->pid,
                           std::chrono::seconds(spec_.stop_timeout));
     reaped_ = true;  // the supervisor owns the pidfd now and reaps the child
     auto status = supervisor.run();
@@ -150,6 +152,7 @@ class SandboxRun {
              WEXITED);
       reaped_ = true;
     }
+    egress_.reset();
     if (network_) network_->detach();
     network_.reset();
     bool keep_state = false;
@@ -209,7 +212,10 @@ class SandboxRun {
   std::optional<std::string> stage_;
   std::optional<LaunchedChild> child_;
   std::optional<ChildFailure> failure_;
+  // Declared before the objects that register work with it, so it outlives them.
+  asio::io_context io_;
   std::unique_ptr<SandboxNetwork> network_;
+  std::unique_ptr<EgressRuntime> egress_;
   bool reaped_ = false;
 };
 

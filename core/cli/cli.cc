@@ -10,6 +10,7 @@
 
 #include "core/base/log.h"
 #include "core/commands.h"
+#include "core/egress/egress_cli.h"
 #include "core/run.h"
 #include "core/spec/validate.h"
 
@@ -56,6 +57,9 @@ void add_run_flags(CLI::App& run, SandboxSpec& s) {
   run.add_option("--ip", s.ip, "Static IPv4 address in the subnet")->group(net);
   run.add_flag("--ipv6", s.ipv6, "Also give the sandbox an IPv6 address")->group(net);
   run.add_option("--subnet6", s.subnet6, "IPv6 subnet (default fd00:42::/64)")->group(net);
+  run.add_option("--events-jsonl", s.events_jsonl,
+                 "Append audit events (egress denials, ...) to PATH as JSON lines");
+  add_egress_flags(run, s.egress);
 }
 
 // CLI11 treats everything after "--" as positionals; we require the "--" so that a typo in a

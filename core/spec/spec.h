@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/egress/egress_flags.h"
 #include "net/backend.h"
 
 namespace nucleus {
@@ -44,6 +45,9 @@ struct SandboxSpec {
   std::string ip;
   bool ipv6 = false;
   std::string subnet6;  // empty = fd00:42::/64
+
+  EgressFlags egress;
+  std::string events_jsonl;  // --events-jsonl PATH: audit events as JSON lines
 };
 
 enum class WorkspaceMode { kBindRw, kBindRo, kCopyInOut };
@@ -83,6 +87,9 @@ struct ValidSpec {
   NetworkMode network = NetworkMode::kNone;
   NatBackend nat_backend = NatBackend::kKernel;
   net::NetRequest net;  // filled for bridge mode (id, state_root, bridge, subnets, ports, dns)
+
+  EgressConfig egress;
+  std::string events_jsonl;
 };
 
 }  // namespace nucleus

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/egress/egress_runtime.h"
 #include "core/spec/network_validate.h"
 
 namespace nucleus {
@@ -335,6 +336,11 @@ Validated validate(const SandboxSpec& spec, uid_t euid) {
   Validated result;
   result.errors = c.take();
   result.errors.insert(result.errors.end(), net_errors.begin(), net_errors.end());
+  std::vector<ValidationError> egress_errors = validate_egress(spec, out);
+  result.errors.insert(result.errors.end(), egress_errors.begin(), egress_errors.end());
+  out.events_jsonl = spec.events_jsonl;
+  if (!out.events_jsonl.empty() && out.events_jsonl.front() != '/')
+    result.errors.push_back({"--events-jsonl", "'" + spec.events_jsonl + "' must be an absolute path"});
   if (result.errors.empty()) result.spec = std::move(out);
   return result;
 }
