@@ -11,7 +11,9 @@
 #include <poll.h>
 #include <thread>
 
+#include "core/base/fs.h"
 #include "core/base/log.h"
+#include "core/security/seccomp_profile.h"
 #include "core/spec/validate.h"
 #include "core/state/gc.h"
 #include "core/state/state_dir.h"
@@ -161,6 +163,20 @@ int command_gc(const GlobalOptions& g) {
     }
   }
   return failures ? kFailure : 0;
+}
+
+}  // namespace nucleus
+
+namespace nucleus {
+
+int command_seccomp_generate(const std::string& trace_file, const std::string& output) {
+  auto text = fs::read_file(trace_file);
+  if (!text) return error("seccomp generate: " + text.error().message());
+  auto names = security::parse_trace_log(*text);
+  if (!names) return error("seccomp generate: " + trace_file + ": " + names.error().message());
+  auto written = fs::write_atomic(output, security::generate_seccomp_profile(*names), 0644);
+  if (!written) return error("seccomp generate: " + written.error().message());
+  return 0;
 }
 
 }  // namespace nucleus

@@ -16,5 +16,6 @@ int command_kill(const GlobalOptions& g, const std::string& id, const std::strin
 int command_stop(const GlobalOptions& g, const std::string& id, int timeout_seconds);
 int command_delete(const GlobalOptions& g, const std::string& id, bool force);
 int command_gc(const GlobalOptions& g);
+int command_seccomp_generate(const std::string& trace_file, const std::string& output);
 
 }  // namespace nucleus

@@ -1,6 +1,7 @@
 #include "core/run.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -15,7 +18,10 @@
 #include "core/base/fs.h"
 #include "core/base/journal.h"
 #include "core/base/log.h"
+#include "core/cgroup/cgroup.h"
 #include "core/egress/egress_runtime.h"
+#include "core/security/seccomp_trace.h"
+#include "core/spec/hardening_validate.h"
 #include "core/sandbox/etc_files.h"
 #include "core/sandbox/launch.h"
 #include "core/sandbox/network.h"
@@ -40,7 +46,7 @@ int64_t now_ms() {
 uint64_t namespace_flags(const ValidSpec& spec) {
   uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (spec.network != NetworkMode::kHost) flags |= CLONE_NEWNET;
-  if (spec.rootless) flags |= CLONE_NEWUSER;
+  if (spec.user_namespace) flags |= CLONE_NEWUSER;
   if (spec.time_namespace) flags |= CLONE_NEWTIME;
   // CLONE_NEWCGROUP is done by the child after the parent moved it into its cgroup.
   return flags;
@@ -106,6 +112,21 @@ class SandboxRun {
     }
     TRY(write_etc_files(paths.generated_etc, spec_, nullptr));
     TRY(build_child_plan(spec_, paths, plan_));
+    TRY(create_cgroup());
+    return {};
+  }
+
+  // Limits are best effort in agent mode (a warning) and fatal in the strict modes.
+  Result<void> create_cgroup() {
+    auto made = cgroup::Cgroup::create(spec_.id, spec_.limits, {}, &journal_);
+    if (made) {
+      cgroup_ = std::move(*made);
+      return {};
+    }
+    if (spec_.cgroup_required)
+      return fail("cgroup", made.error().message() + " (fatal in " +
+                                std::string(mode_name(spec_.mode)) + " mode)");
+    kLog.warn("running without resource limits: " + made.error().message());
     return {};
   }
 
@@ -113,7 +134,13 @@ class SandboxRun {
     block_forwarded_signals();
     ASSIGN_OR_RETURN(child_, launch(plan_, namespace_flags(spec_)));
     ASSIGN_OR_RETURN(state_.workload, identify(child_->pid));
-    if (spec_.rootless) TRY(write_id_maps(child_->pid, getuid(), getgid()));
+    if (spec_.user_namespace)
+      TRY(write_id_maps(child_->pid, spec_.rootless ? rootless_id_map() : remapped_id_map()));
+    if (cgroup_) {
+      auto added = cgroup_->add_process(child_->pid);
+      if (!added && spec_.cgroup_required) return std::unexpected(added.error());
+      if (!added) kLog.warn("running without resource limits: " + added.error().message());
+    }
 
     if (spec_.network == NetworkMode::kBridge) {
       network_ = std::make_unique<SandboxNetwork>();
@@ -126,20 +153,83 @@ class SandboxRun {
     }
 
     TRY(release(*child_));
-    ASSIGN_OR_RETURN(failure_, wait_for_exec(*child_));
+    if (spec_.seccomp.mode == security::SeccompMode::kTrace) {
+      // From the moment the filter is in, every syscall of the child waits for our answer, the
+      // exec included: serve the listener while waiting for the exec result.
+      ASSIGN_OR_RETURN(tracer_, security::SeccompTracer::attach(child_->pidfd.get(), child_->pid,
+                                                                std::chrono::seconds(10)));
+      ASSIGN_OR_RETURN(failure_, wait_for_exec_traced());
+    } else {
+      ASSIGN_OR_RETURN(failure_, wait_for_exec(*child_));
+    }
     if (failure_) return {};
     state_.status = "running";
     TRY(state_dir_->save(state_));
     return {};
   }
 
+  Result<std::optional<ChildFailure>> wait_for_exec_traced() {
+    for (;;) {
+      struct pollfd fds[2] = {{child_->sync.get(), POLLIN, 0}, {tracer_->fd(), POLLIN, 0}};
+      if (poll(fds, tracer_->done() ? 1 : 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return errno_error("poll");
+      }
+      if (fds[1].revents & POLLIN) TRY(tracer_->handle_one());
+      if (fds[0].revents & (POLLIN | POLLHUP)) return wait_for_exec(*child_);
+    }
+  }
+
+  void serve_tracer(asio::posix::stream_descriptor& fd) {
+    fd.async_wait(asio::posix::stream_descriptor::wait_read, [this, &fd](std::error_code ec) {
+      if (ec) return;
+      while (true) {
+        auto handled = tracer_->handle_one();
+        if (!handled || !*handled) break;
+      }
+      if (!tracer_->done()) serve_tracer(fd);
+    });
+  }
+
+  // v1 has no memory.oom.group: when the kernel OOM-kills one process, kill the rest so the
+  // outcome is the same as on v2 (the whole sandbox goes).
+  void watch_oom(asio::steady_timer& timer) {
+    timer.expires_after(std::chrono::milliseconds(200));
+    timer.async_wait([this, &timer](std::error_code ec) {
+      if (ec) return;
+      auto oom = cgroup_->oom_killed();
+      if (oom && *oom) {
+        (void)cgroup_->kill_all();
+        return;
+      }
+      watch_oom(timer);
+    });
+  }
+
   int supervise() {
     Supervisor supervisor(io_, std::move(child_->pidfd), child_->pid,
                           std::chrono::seconds(spec_.stop_timeout));
     reaped_ = true;  // the supervisor owns the pidfd now and reaps the child
+    std::optional<asio::posix::stream_descriptor> tracer_fd;
+    if (tracer_) {
+      tracer_fd.emplace(io_, ::dup(tracer_->fd()));
+      serve_tracer(*tracer_fd);
+    }
+    asio::steady_timer oom_timer(io_);
+    if (cgroup_ && cgroup_->version() == cgroup::Version::kV1 && spec_.limits.memory_bytes)
+      watch_oom(oom_timer);
     auto status = supervisor.run();
     if (!status) return report_failure(status.error());
     exit_status_ = status->code;
+    if (cgroup_) {
+      auto oom = cgroup_->oom_killed();
+      if (oom && *oom)
+        log::write(log::Level::kError, "", "the workload ran out of memory (--memory) and was killed");
+    }
+    if (tracer_) {
+      if (auto w = tracer_->write_log(spec_.seccomp_log); !w)
+        return report_failure(w.error());
+    }
     return status->code;
   }
 
@@ -155,6 +245,10 @@ class SandboxRun {
     egress_.reset();
     if (network_) network_->detach();
     network_.reset();
+    if (cgroup_) {
+      if (auto r = cgroup_->destroy(); !r) kLog.warn("cgroup: " + r.error().message());
+      cgroup_.reset();
+    }
     bool keep_state = false;
     if (stage_) keep_state = !finish_workspace();
     stage_.reset();  // teardown runs again from the destructor: never sync twice
@@ -216,6 +310,8 @@ class SandboxRun {
   asio::io_context io_;
   std::unique_ptr<SandboxNetwork> network_;
   std::unique_ptr<EgressRuntime> egress_;
+  std::optional<cgroup::Cgroup> cgroup_;
+  std::optional<security::SeccompTracer> tracer_;
   bool reaped_ = false;
 };
 

@@ -57,6 +57,46 @@ void add_run_flags(CLI::App& run, SandboxSpec& s) {
   run.add_option("--ip", s.ip, "Static IPv4 address in the subnet")->group(net);
   run.add_flag("--ipv6", s.ipv6, "Also give the sandbox an IPv6 address")->group(net);
   run.add_option("--subnet6", s.subnet6, "IPv6 subnet (default fd00:42::/64)")->group(net);
+  auto* sec = "Security and service modes";
+  run.add_option("--service-mode", s.service_mode,
+                 "agent | strict-agent | production (mitos-agent = strict-agent)")
+      ->group(sec);
+  run.add_flag("--strict-agent", s.strict_agent, "Shorthand for --service-mode strict-agent")
+      ->group(sec);
+  run.add_option("--group", s.group, "Run the command with this GID inside")->group(sec);
+  run.add_option("--memory", s.memory, "Memory limit, e.g. 512m (no swap; OOM kills the sandbox)")
+      ->group(sec);
+  run.add_option("--cpus", s.cpus, "CPU limit in cores, e.g. 1.5")->group(sec);
+  run.add_option("--cpu-weight", s.cpu_weight, "CPU weight 1-10000")->group(sec);
+  run.add_option("--pids", s.pids, "Maximum number of processes (default 512)")->group(sec);
+  run.add_option("--seccomp-profile", s.seccomp_profile, "OCI seccomp JSON profile to enforce")
+      ->group(sec);
+  run.add_option("--seccomp-profile-sha256", s.seccomp_profile_sha256,
+                 "Refuse to start unless the profile has this SHA-256")
+      ->group(sec);
+  run.add_option("--seccomp-mode", s.seccomp_mode, "enforce | trace (record syscalls)")
+      ->group(sec);
+  run.add_option("--seccomp-log", s.seccomp_log, "Where trace mode writes the syscall record")
+      ->group(sec);
+  run.add_option("--seccomp-allow", s.seccomp_allow, "Allow an opt-in syscall (repeatable)")
+      ->take_all()
+      ->group(sec);
+  run.add_option("--caps-policy", s.caps_policy, "TOML list of capabilities to keep")->group(sec);
+  run.add_option("--caps-policy-sha256", s.caps_policy_sha256, "SHA-256 pin of --caps-policy")
+      ->group(sec);
+  run.add_option("--landlock-policy", s.landlock_policy, "TOML Landlock path rules")->group(sec);
+  run.add_option("--landlock-policy-sha256", s.landlock_policy_sha256,
+                 "SHA-256 pin of --landlock-policy")
+      ->group(sec);
+  run.add_option("--secret", s.secrets, "Copy SRC to /run/secrets/DEST (in memory, 0400)")
+      ->take_all()
+      ->group(sec);
+  run.add_flag("--allow-degraded-security", s.allow_degraded_security,
+               "Agent mode: start even if seccomp cannot be installed")
+      ->group(sec);
+  run.add_flag("--allow-chroot-fallback", s.allow_chroot_fallback,
+               "Agent mode: chroot if pivot_root is impossible (weaker)")
+      ->group(sec);
   run.add_option("--events-jsonl", s.events_jsonl,
                  "Append audit events (egress denials, ...) to PATH as JSON lines");
   add_egress_flags(run, s.egress);
@@ -137,6 +177,15 @@ int main(int argc, char** argv) {
   auto* gc = app.add_subcommand("gc", "Clean up after sandboxes whose supervisor died");
   gc->fallthrough();
 
+  std::string trace_file, profile_out;
+  auto* seccomp = app.add_subcommand("seccomp", "Seccomp profile tools");
+  seccomp->require_subcommand(1);
+  auto* generate = seccomp->add_subcommand(
+      "generate", "Turn a --seccomp-mode trace record into a minimal profile");
+  generate->add_option("trace", trace_file, "Trace file written by --seccomp-log")->required();
+  generate->add_option("-o,--output", profile_out, "Profile to write (OCI seccomp JSON)")
+      ->required();
+
   SplitArgs split = split_at_separator(argc, argv);
   std::vector<std::string> reversed(split.flags.rbegin(), split.flags.rend());
   try {
@@ -188,6 +237,7 @@ int main(int argc, char** argv) {
   if (stop->parsed()) return command_stop(global, id, stop_timeout);
   if (del->parsed()) return command_delete(global, id, force);
   if (gc->parsed()) return command_gc(global);
+  if (generate->parsed()) return command_seccomp_generate(trace_file, profile_out);
   return kNucleusFailure;
 }
 

@@ -13,7 +13,10 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>  // ST_* flags, which statfs f_flags uses too
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,9 +33,10 @@ void copy_text(char* dst, size_t cap, const char* src) {
   dst[n] = '\0';
 }
 
-[[noreturn]] void fail_child(int sync_fd, int error, const char* step, const char* path,
-                             int exit_status = 125) {
+void send_report(int sync_fd, bool warning, int error, const char* step, const char* path,
+                 int exit_status) {
   ChildFailure f;
+  f.warning = warning;
   f.error = error;
   f.exit_status = exit_status;
   copy_text(f.step, sizeof f.step, step);
@@ -40,6 +44,11 @@ void copy_text(char* dst, size_t cap, const char* src) {
   // Best effort: if the parent is gone there is nobody to tell.
   ssize_t ignored = send(sync_fd, &f, sizeof f, MSG_NOSIGNAL);
   (void)ignored;
+}
+
+[[noreturn]] void fail_child(int sync_fd, int error, const char* step, const char* path,
+                             int exit_status = 125) {
+  send_report(sync_fd, false, error, step, path, exit_status);
   _exit(exit_status);
 }
 
@@ -55,8 +64,44 @@ int set_mount_attr(const char* target, unsigned long attrs, bool recursive) {
   return static_cast<int>(syscall(SYS_mount_setattr, AT_FDCWD, target, flags, &attr, sizeof attr));
 }
 
+// Copies a secret into the sandbox's in-memory tmpfs through a stack buffer, which production
+// mode wipes afterwards so no copy of the secret lingers in this process's memory.
+int copy_secret(const ChildStep& s, const ChildPlan& plan) {
+  int in = open(s.source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) return errno;
+  int out = open(s.target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+  if (out < 0) {
+    int err = errno;
+    close(in);
+    return err;
+  }
+  char buf[4096];
+  int err = 0;
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = write(out, buf + off, static_cast<size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        err = errno;
+        break;
+      }
+      off += w;
+    }
+    if (err) break;
+  }
+  if (plan.zero_secret_buffers) explicit_bzero(buf, sizeof buf);
+  if (!err && fchown(out, plan.hardening.uid, plan.hardening.gid) != 0) err = errno;
+  close(in);
+  close(out);
+  return err;
+}
+
 // Runs one step; returns 0 or an errno value.
-int run_step(const ChildStep& s) {
+int run_step(const ChildStep& s, const ChildPlan& plan) {
   using Kind = ChildStep::Kind;
   if (s.optional && s.source && s.kind != Kind::kSymlink && !exists(s.source)) return 0;
   switch (s.kind) {
@@ -87,6 +132,8 @@ int run_step(const ChildStep& s) {
       if (!exists(s.target)) return 0;
       if (mount(s.source, s.target, nullptr, MS_BIND, nullptr) != 0) return errno;
       return 0;
+    case Kind::kCopySecret:
+      return copy_secret(s, plan);
   }
   return EINVAL;
 }
@@ -102,17 +149,43 @@ const char* step_name(ChildStep::Kind kind) {
     case Kind::kSetAttr:
     case Kind::kSetAttrTree: return "set mount flags";
     case Kind::kMaskFile: return "mask";
+    case Kind::kCopySecret: return "copy secret";
   }
   return "setup";
 }
 
 // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new
-// root visible. Never chroot: chroot can be escaped by a process holding a directory fd.
-int enter_new_root(const char* new_root) {
+// root visible. chroot is only a fallback the agent-mode user asked for: a process holding a
+// directory fd can escape a chroot.
+int enter_new_root(const char* new_root, bool chroot_fallback) {
   if (chdir(new_root) != 0) return errno;
-  if (syscall(SYS_pivot_root, ".", ".") != 0) return errno;
-  if (umount2(".", MNT_DETACH) != 0) return errno;
+  if (syscall(SYS_pivot_root, ".", ".") == 0) {
+    if (umount2(".", MNT_DETACH) != 0) return errno;
+  } else {
+    int err = errno;
+    if (!chroot_fallback) return err;
+    if (chroot(".") != 0) return errno;
+  }
   if (chdir("/") != 0) return errno;
+  return 0;
+}
+
+// Production's post-setup audit: the system directories must be read-only, nosuid and nodev.
+int audit_mounts(const char** failed) {
+  static const char* kAudited[] = {"/bin", "/usr", "/etc"};
+  for (const char* path : kAudited) {
+    struct statfs st;
+    if (statfs(path, &st) != 0) {
+      if (errno == ENOENT) continue;
+      *failed = path;
+      return errno;
+    }
+    const long need = ST_RDONLY | ST_NOSUID | ST_NODEV;
+    if ((st.f_flags & need) != need) {
+      *failed = path;
+      return EPERM;
+    }
+  }
   return 0;
 }
 
@@ -128,6 +201,47 @@ int enter_new_root(const char* new_root) {
   fail_child(sync_fd, last_error, "exec", name, last_error == ENOENT ? 127 : 126);
 }
 
+// Production's PID 1: forks the workload, forwards signals to it, reaps every zombie and exits
+// with the workload's status. Runs after hardening, so it is as confined as the workload.
+[[noreturn]] void run_mini_init(const ChildPlan& plan, int sync_fd) {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  int started[2];
+  if (pipe2(started, O_CLOEXEC) != 0) fail_child(sync_fd, errno, "init pipe", "");
+  // A raw clone (fork semantics) so no atfork handlers or libc locks are involved.
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) fail_child(sync_fd, errno, "init fork", "");
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    exec_workload(plan, sync_fd);  // reports failure over sync_fd itself
+  }
+  // EOF on the pipe: the workload exec'd (CLOEXEC) or died trying; then let the parent go.
+  close(started[1]);
+  char byte;
+  while (read(started[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  close(started[0]);
+  close(sync_fd);
+  for (;;) {
+    siginfo_t info;
+    if (sigwaitinfo(&all, &info) < 0) continue;
+    if (info.si_signo != SIGCHLD) {
+      kill(static_cast<pid_t>(pid), info.si_signo);
+      continue;
+    }
+    int status = 0;
+    pid_t reaped;
+    while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (reaped != pid) continue;  // an orphan re-parented to us: reaped, nothing else
+      // Everyone else in the namespace dies with PID 1.
+      _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+  }
+}
+
 }  // namespace
 
 void child_main(const ChildPlan& plan, int sync_fd) noexcept {
@@ -137,6 +251,13 @@ void child_main(const ChildPlan& plan, int sync_fd) noexcept {
   char go = 0;
   if (recv(sync_fd, &go, 1, 0) != 1 || go != kGoByte) _exit(125);
 
+  // Root outside is not mapped into a remapped user namespace: until we switch to the mapped
+  // root, every file we create would fail with EOVERFLOW.
+  if (plan.become_namespace_root) {
+    if (setgroups(0, nullptr) != 0) fail_child(sync_fd, errno, "setgroups", "");
+    if (setresgid(0, 0, 0) != 0) fail_child(sync_fd, errno, "setresgid", "0");
+    if (setresuid(0, 0, 0) != 0) fail_child(sync_fd, errno, "setresuid", "0");
+  }
   // The parent moved us into the sandbox cgroup; a cgroup namespace made now is rooted there.
   if (plan.new_cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0)
     fail_child(sync_fd, errno, "unshare cgroup namespace", "");
@@ -145,22 +266,20 @@ void child_main(const ChildPlan& plan, int sync_fd) noexcept {
     fail_child(sync_fd, errno, "make mounts private", "/");
 
   for (const ChildStep& step : plan.steps) {
-    if (int err = run_step(step); err != 0) fail_child(sync_fd, err, step_name(step.kind), step.target);
+    if (int err = run_step(step, plan); err != 0)
+      fail_child(sync_fd, err, step_name(step.kind), step.target);
   }
   if (plan.new_root) {
-    if (int err = enter_new_root(plan.new_root); err != 0)
+    if (int err = enter_new_root(plan.new_root, plan.allow_chroot_fallback); err != 0)
       fail_child(sync_fd, err, "pivot_root", plan.new_root);
   }
   if (plan.hostname && sethostname(plan.hostname, strlen(plan.hostname)) != 0)
     fail_child(sync_fd, errno, "sethostname", plan.hostname);
-
-  if (plan.change_user) {
-    if (plan.drop_supplementary_groups && setgroups(0, nullptr) != 0)
-      fail_child(sync_fd, errno, "setgroups", "");
-    if (setresgid(plan.gid, plan.gid, plan.gid) != 0) fail_child(sync_fd, errno, "setresgid", "");
-    if (setresuid(plan.uid, plan.uid, plan.uid) != 0) fail_child(sync_fd, errno, "setresuid", "");
+  if (plan.mount_audit) {
+    const char* failed = "";
+    if (int err = audit_mounts(&failed); err != 0)
+      fail_child(sync_fd, err, "mount audit (must be read-only, nosuid, nodev)", failed);
   }
-  if (plan.workdir && chdir(plan.workdir) != 0) fail_child(sync_fd, errno, "chdir", plan.workdir);
 
   // The supervisor blocks the signals it forwards; the workload starts with a clean mask.
   sigset_t none;
@@ -172,8 +291,12 @@ void child_main(const ChildPlan& plan, int sync_fd) noexcept {
     fail_child(sync_fd, errno, "close_range", "");
 
   const char* step = "hardening";
-  if (int err = apply_hardening(plan.hardening, &step); err != 0)
+  const char* warning = nullptr;
+  if (int err = apply_hardening(plan.hardening, &step, &warning); err != 0)
     fail_child(sync_fd, -err, step, "");
+  if (warning) send_report(sync_fd, true, 0, warning, "", 0);
+  if (plan.workdir && chdir(plan.workdir) != 0) fail_child(sync_fd, errno, "chdir", plan.workdir);
+  if (plan.mini_init) run_mini_init(plan, sync_fd);
   exec_workload(plan, sync_fd);
 }
 

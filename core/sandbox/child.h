@@ -8,6 +8,7 @@ namespace nucleus {
 // Sent by the child over the sync socket when a step fails (then it exits). Fixed-size so the
 // child can fill it without allocating.
 struct ChildFailure {
+  bool warning = false;   // a non-fatal note (e.g. best-effort Landlock missing); more follow
   int error = 0;        // errno
   int exit_status = 125;  // what nucleus should exit with (127/126 for exec not found/denied)
   char step[64] = {};   // "mount", "pivot_root", "exec", ...

@@ -26,6 +26,7 @@ struct ChildStep {
     kSetAttr,     // mount_setattr(target, attr_set = flags) on the mount at target
     kSetAttrTree, // the same, recursively (AT_RECURSIVE)
     kMaskFile,    // bind /dev/null (already in the new root) over target if it exists
+    kCopySecret,  // copy the host file `source` into the tmpfs file `target` (mode 0400)
   };
   Kind kind;
   const char* source = nullptr;
@@ -45,11 +46,12 @@ struct ChildPlan {
   std::vector<char*> argv;        // null-terminated
   std::vector<char*> envp;        // null-terminated
   std::vector<const char*> exec_candidates;  // argv[0], or PATH dirs joined with it
-  uid_t uid = 0;
-  gid_t gid = 0;
-  bool change_user = false;       // setresuid/setresgid to uid/gid after setup
-  bool drop_supplementary_groups = true;  // false in a user namespace with setgroups denied
   bool new_cgroup_namespace = true;
+  bool become_namespace_root = false;  // remapped ids: take the mapped root's credentials
+  bool allow_chroot_fallback = false;  // agent mode, --allow-chroot-fallback
+  bool mount_audit = false;            // production: verify /bin /usr /etc are ro,nosuid,nodev
+  bool mini_init = false;              // production: PID 1 reaps zombies, forwards signals
+  bool zero_secret_buffers = false;    // production: wipe the copy buffer of secrets
   HardeningPlan hardening;        // applied last, right before exec
 
   // Keeps a string alive for the plan's lifetime and returns its stable c_str().

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "core/base/fs.h"
+#include "core/base/log.h"
 
 namespace nucleus {
 
@@ -40,11 +42,44 @@ Result<LaunchedChild> launch(const ChildPlan& plan, uint64_t namespace_flags) {
   return child;
 }
 
-Result<void> write_id_maps(pid_t pid, uid_t outer_uid, gid_t outer_gid) {
+IdMap rootless_id_map() { return IdMap{getuid(), getgid(), 1, true}; }
+
+namespace {
+// The first "root:START:COUNT" line of /etc/subuid or /etc/subgid; nullopt if none.
+std::optional<std::pair<uint32_t, uint32_t>> subordinate_range(const std::string& file) {
+  auto text = fs::read_file(file);
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("root:")) continue;
+    auto colon = line.find(':', 5);
+    if (colon == std::string::npos) continue;
+    try {
+      uint32_t start = static_cast<uint32_t>(std::stoul(line.substr(5, colon - 5)));
+      uint32_t count = static_cast<uint32_t>(std::stoul(line.substr(colon + 1)));
+      if (start > 0 && count >= 65536) return std::make_pair(start, 65536u);
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+IdMap remapped_id_map() {
+  auto uids = subordinate_range("/etc/subuid").value_or(std::make_pair(100000u, 65536u));
+  auto gids = subordinate_range("/etc/subgid").value_or(std::make_pair(100000u, 65536u));
+  return IdMap{uids.first, gids.first, 65536, false};
+}
+
+Result<void> write_id_maps(pid_t pid, const IdMap& map) {
   std::string proc = "/proc/" + std::to_string(pid);
-  TRY(fs::write_existing(proc + "/setgroups", "deny"));
-  TRY(fs::write_existing(proc + "/uid_map", "0 " + std::to_string(outer_uid) + " 1\n"));
-  TRY(fs::write_existing(proc + "/gid_map", "0 " + std::to_string(outer_gid) + " 1\n"));
+  if (map.deny_setgroups) TRY(fs::write_existing(proc + "/setgroups", "deny"));
+  std::string count = std::to_string(map.count);
+  TRY(fs::write_existing(proc + "/uid_map",
+                         "0 " + std::to_string(map.uid_outside) + " " + count + "\n"));
+  TRY(fs::write_existing(proc + "/gid_map",
+                         "0 " + std::to_string(map.gid_outside) + " " + count + "\n"));
   return {};
 }
 
@@ -64,6 +99,10 @@ Result<std::optional<ChildFailure>> wait_for_exec(LaunchedChild& child) {
     if (static_cast<size_t>(n) != sizeof failure) return fail("sandbox start", "short report");
     failure.step[sizeof failure.step - 1] = '\0';
     failure.path[sizeof failure.path - 1] = '\0';
+    if (failure.warning) {
+      log::write(log::Level::kWarn, "sandbox", failure.step);
+      continue;
+    }
     return std::optional<ChildFailure>{failure};
   }
 }

@@ -23,9 +23,22 @@ struct LaunchedChild {
 // release(). Must be called while the process is single-threaded.
 [[nodiscard]] Result<LaunchedChild> launch(const ChildPlan& plan, uint64_t namespace_flags);
 
-// Rootless: map the caller's uid/gid to 0 inside the child's user namespace (setgroups denied,
-// as the kernel requires for an unprivileged gid_map). No helper binaries involved.
-[[nodiscard]] Result<void> write_id_maps(pid_t pid, uid_t outer_uid, gid_t outer_gid);
+// One contiguous id range: ids [0, count) inside are [outside, outside + count) outside.
+struct IdMap {
+  uid_t uid_outside = 0;
+  gid_t gid_outside = 0;
+  uint32_t count = 1;
+  bool deny_setgroups = true;  // required when an unprivileged caller writes gid_map
+};
+
+// Rootless: the caller's own uid/gid as root inside, setgroups denied.
+[[nodiscard]] IdMap rootless_id_map();
+// Strict modes run as root: root inside is an unprivileged range outside (/etc/subuid and
+// /etc/subgid entries for root when present, else 100000:65536).
+[[nodiscard]] IdMap remapped_id_map();
+
+// Writes the child's uid_map/gid_map. No helper binaries involved.
+[[nodiscard]] Result<void> write_id_maps(pid_t pid, const IdMap& map);
 
 // Lets the child continue with its side of the setup.
 [[nodiscard]] Result<void> release(LaunchedChild& child);

@@ -132,19 +132,38 @@ void plan_dev(PlanBuilder& b, bool rootless) {
   b.symlink("/proc/self/fd/2", "/dev/stderr");
 }
 
-void plan_proc(PlanBuilder& b, bool default_root) {
+void plan_proc(PlanBuilder& b, bool default_root, bool hide_pids) {
   if (default_root) b.mkdir("/proc");
+  // hidepid=2 (production): a process cannot even see which other processes exist.
   b.add(Kind::kMount, "proc", b.in_root("/proc"), "proc",
-        MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+        MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, hide_pids ? "hidepid=2" : nullptr);
   const char* dev_null = b.in_root("/dev/null");
   for (const char* entry : kMaskedProc)
     b.add(Kind::kMaskFile, dev_null, b.in_root(std::string("/proc/") + entry));
+}
+
+// /run is a small tmpfs; secrets get their own in-memory tmpfs at /run/secrets, filled by the
+// child from the host files and then made read-only.
+void plan_secrets(PlanBuilder& b, const ValidSpec& spec, ChildPlan& plan) {
+  if (spec.secrets.empty()) return;
+  if (!spec.rootfs) b.mkdir("/run");
+  b.tmpfs("/run", "mode=0755,size=1m", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  b.mkdir("/run/secrets", 0500);
+  b.tmpfs("/run/secrets",
+          "mode=0500,size=16m,uid=" + std::to_string(spec.uid) + ",gid=" + std::to_string(spec.gid),
+          MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  for (const auto& secret : spec.secrets)
+    b.add(Kind::kCopySecret, plan.keep(secret.source), b.in_root("/run/secrets/" + secret.name));
+  b.add(Kind::kSetAttr, nullptr, b.in_root("/run/secrets"), nullptr, kReadOnly | MOUNT_ATTR_NOEXEC);
 }
 
 void plan_user_mounts(PlanBuilder& b, const ValidSpec& spec, const PlanPaths& paths) {
   if (spec.workspace) {
     unsigned long attrs =
         spec.workspace_mode == WorkspaceMode::kBindRo ? kReadOnly : kNoSuidDev;
+    // Production: a writable workspace never holds something the sandbox can then execute.
+    if (spec.mode == ServiceMode::kProduction && spec.workspace_mode != WorkspaceMode::kBindRo)
+      attrs |= MOUNT_ATTR_NOEXEC;
     b.bind(paths.workspace, "/workspace", true, attrs);
   }
   // Parents first, so a volume at /data/a lands inside a tmpfs at /data rather than under it.
@@ -213,7 +232,7 @@ Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths, Chi
     b.add(Kind::kSetAttrTree, nullptr, plan.new_root, nullptr, kReadOnly);
   }
   plan_dev(b, spec.rootless);
-  plan_proc(b, default_root);
+  plan_proc(b, default_root, spec.hide_pids);
   plan_etc(b, paths, default_root, spec.rootfs.value_or(""));
   if (default_root) b.mkdir("/tmp");
   b.tmpfs("/tmp", "mode=1777", MS_NOSUID | MS_NODEV);
@@ -224,16 +243,18 @@ Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths, Chi
             MS_NOSUID | MS_NODEV);
   }
   plan_user_mounts(b, spec, paths);
+  plan_secrets(b, spec, plan);
   if (default_root) b.add(Kind::kSetAttr, nullptr, plan.new_root, nullptr, kReadOnly);
 
   plan.hostname = plan.keep(spec.hostname);
   plan.workdir = plan.keep(spec.workdir);
-  plan.uid = spec.uid;
-  plan.gid = spec.gid;
-  plan.change_user = spec.uid != 0 || spec.gid != 0;
-  plan.drop_supplementary_groups = !spec.rootless;
+  plan.allow_chroot_fallback = spec.allow_chroot_fallback;
+  plan.become_namespace_root = spec.user_namespace && !spec.rootless;
+  plan.mount_audit = spec.mount_audit;
+  plan.mini_init = spec.mini_init;
+  plan.zero_secret_buffers = spec.zero_secret_buffers;
   plan_exec(spec, plan);
-  return {};
+  return build_hardening_plan(spec, plan.hardening);
 }
 
 }  // namespace nucleus

@@ -207,6 +207,12 @@ Result<SeccompProgram> build_seccomp(const SeccompOptions& options) {
       TRY(b.add(name, SCMP_ACT_ALLOW));
     }
     if (any_personality) allow.erase("personality");
+    // Opt-in calls that were not opted in fail with EPERM rather than killing: they are known
+    // and harmless enough to offer, and tools such as procps probe them (set_mempolicy) and
+    // cope with a refusal. Only calls we know nothing about kill the process.
+    if (!options.profile)
+      for (auto name : seccomp_opt_in_syscalls())
+        if (!allow.contains(std::string(name))) TRY(b.add(name, SCMP_ACT_ERRNO(EPERM)));
   }
   for (auto name : seccomp_denied_syscalls()) TRY(b.add(name, SCMP_ACT_ERRNO(EPERM)));
   TRY(add_argument_rules(b, allow, options.network, /*add_allow=*/!trace));

@@ -8,6 +8,8 @@ namespace {
 
 // Names are libseccomp's; ones unknown on the running architecture are skipped by the builder.
 constexpr std::string_view kAllow[] = {
+    // Read-only NUMA query; procps (ps, top) calls it at start.
+    "get_mempolicy",
     // file I/O
     "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
     "pwritev2", "open", "openat", "openat2", "close", "close_range", "creat", "lseek", "dup",
@@ -79,7 +81,7 @@ constexpr std::string_view kDenied[] = {
 };
 
 constexpr std::string_view kOptIn[] = {
-    "mbind", "set_mempolicy", "get_mempolicy", "move_pages", "migrate_pages",
+    "mbind", "set_mempolicy", "move_pages", "migrate_pages",
     "set_mempolicy_home_node", "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink",
     "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr", "vmsplice", "tee",
     "sync_file_range", "readahead", "mlockall", "munlockall", "ioprio_get", "ioprio_set",

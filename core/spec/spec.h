@@ -12,7 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "core/cgroup/cgroup.h"
 #include "core/egress/egress_flags.h"
+#include "core/security/caps.h"
+#include "core/security/landlock.h"
+#include "core/security/seccomp.h"
 #include "net/backend.h"
 
 namespace nucleus {
@@ -48,6 +52,28 @@ struct SandboxSpec {
 
   EgressFlags egress;
   std::string events_jsonl;  // --events-jsonl PATH: audit events as JSON lines
+
+  // Hardening and service modes.
+  std::string service_mode = "agent";
+  bool strict_agent = false;  // --strict-agent shorthand
+  std::string group;          // --group GID
+  std::string memory, cpus, cpu_weight, pids;
+  std::string seccomp_profile, seccomp_profile_sha256;
+  std::string seccomp_mode = "enforce";
+  std::string seccomp_log;
+  std::vector<std::string> seccomp_allow;
+  std::string caps_policy, caps_policy_sha256;
+  std::string landlock_policy, landlock_policy_sha256;
+  std::vector<std::string> secrets;  // SRC:DEST (DEST relative to /run/secrets or absolute in it)
+  bool allow_degraded_security = false;
+  bool allow_chroot_fallback = false;
+};
+
+enum class ServiceMode { kAgent, kStrictAgent, kProduction };
+
+struct SecretMount {
+  std::string source;  // canonical host file
+  std::string name;    // file name under /run/secrets
 };
 
 enum class WorkspaceMode { kBindRw, kBindRo, kCopyInOut };
@@ -90,6 +116,23 @@ struct ValidSpec {
 
   EgressConfig egress;
   std::string events_jsonl;
+
+  ServiceMode mode = ServiceMode::kAgent;
+  bool user_namespace = false;  // rootless, or strict modes run as root (remapped ids)
+  cgroup::Limits limits;
+  bool cgroup_required = false;     // strict modes: a cgroup failure is fatal
+  security::SeccompOptions seccomp;
+  std::string seccomp_log;          // trace mode output
+  std::optional<security::CapsPolicy> caps_policy;
+  security::LandlockOptions landlock;
+  int landlock_min_abi = 0;         // 0: best effort; strict 1; production 3
+  std::vector<SecretMount> secrets;
+  bool allow_degraded_security = false;
+  bool allow_chroot_fallback = false;
+  bool mini_init = false;           // production: PID 1 is nucleus's init
+  bool hide_pids = false;           // production: /proc hidepid=2
+  bool mount_audit = false;         // production: check mount flags after setup
+  bool zero_secret_buffers = false; // production
 };
 
 }  // namespace nucleus

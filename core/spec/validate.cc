@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/egress/egress_runtime.h"
+#include "core/spec/hardening_validate.h"
 #include "core/spec/network_validate.h"
 
 namespace nucleus {
@@ -336,6 +337,8 @@ Validated validate(const SandboxSpec& spec, uid_t euid) {
   Validated result;
   result.errors = c.take();
   result.errors.insert(result.errors.end(), net_errors.begin(), net_errors.end());
+  std::vector<ValidationError> hardening_errors = validate_hardening(spec, out, euid);
+  result.errors.insert(result.errors.end(), hardening_errors.begin(), hardening_errors.end());
   std::vector<ValidationError> egress_errors = validate_egress(spec, out);
   result.errors.insert(result.errors.end(), egress_errors.begin(), egress_errors.end());
   out.events_jsonl = spec.events_jsonl;

@@ -7,6 +7,7 @@
 
 #include "core/base/log.h"
 #include "core/state/state_dir.h"
+#include "core/cgroup/cgroup.h"
 #include "net/kernel/undo.h"
 
 namespace nucleus {
@@ -35,6 +36,7 @@ Result<void> recover_stage(const std::string& state_root, const std::string& id,
 Result<void> undo_entry(const std::string& state_root, const std::string& id,
                         const JournalEntry& entry) {
   if (entry.kind == "workspace-stage") return recover_stage(state_root, id, entry);
+  if (entry.kind == cgroup::kJournalKind) return cgroup::undo_journal_entry(entry);
   if (net::kernel::handles_journal_kind(entry.kind)) return net::kernel::undo_journal_entry(entry);
   return fail("journal", "unknown kind '" + entry.kind + "'");
 }

@@ -55,7 +55,9 @@ Result<StateDir> StateDir::create(const std::string& root, const std::string& id
   // 0711 on the root so rootless tools can traverse; sandbox dirs themselves are 0700.
   TRY(fs::make_dirs(root + "/sandboxes", 0711));
   StateDir dir(root, id);
-  if (::mkdir(dir.path_.c_str(), 0700) != 0) {
+  // 0711: a sandbox whose ids are remapped (strict modes) must traverse to its root/ and etc/;
+  // the files that matter (state.json, journal) are 0600.
+  if (::mkdir(dir.path_.c_str(), 0711) != 0) {
     if (errno == EEXIST) return make_error(EEXIST, "--name", "a sandbox named '" + id + "' exists");
     return errno_error("mkdir " + dir.path_);
   }

@@ -34,7 +34,7 @@ struct SandboxState {
 
 class StateDir {
  public:
-  // Creates <root>/sandboxes/<id> (0700). EEXIST means the id is taken.
+  // Creates <root>/sandboxes/<id> (0711). EEXIST means the id is taken.
   [[nodiscard]] static Result<StateDir> create(const std::string& root, const std::string& id);
   // Opens an existing one (for state/kill/stop/delete/gc).
   [[nodiscard]] static Result<StateDir> open(const std::string& root, const std::string& id);

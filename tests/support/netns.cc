@@ -14,6 +14,12 @@ std::string unique_prefix() {
 
 }  // namespace
 
+// nsenter, not `ip netns exec`: the latter also makes a new mount namespace with a fresh /sys,
+// which hides /sys/fs/cgroup and so would take cgroups away from the nucleus under test.
+std::vector<std::string> enter_netns(const std::string& ns) {
+  return {"nsenter", "--net=/run/netns/" + ns};
+}
+
 TestNetwork::TestNetwork() {
   std::string p = unique_prefix();
   host_ = p + "h";
@@ -50,7 +56,7 @@ TestNetwork::~TestNetwork() {
 CommandResult TestNetwork::in_host(const std::vector<std::string>& argv,
                                    std::chrono::milliseconds timeout,
                                    const std::string& input) const {
-  std::vector<std::string> full = {"ip", "netns", "exec", host_};
+  std::vector<std::string> full = enter_netns(host_);
   full.insert(full.end(), argv.begin(), argv.end());
   return run(full, timeout, input);
 }
@@ -76,12 +82,13 @@ void TestNetwork::spawn_upstream(const std::string& shell_command) const {
 }
 
 void TestNetwork::spawn_host(const std::string& shell_command) const {
-  sh("ip netns exec " + host_ + " setsid /bin/sh -c '" + shell_command +
+  sh("nsenter --net=/run/netns/" + host_ + " setsid /bin/sh -c '" + shell_command +
      "' </dev/null >/dev/null 2>&1 &");
 }
 
 std::vector<std::string> nucleus_in(const std::string& ns, const std::vector<std::string>& args) {
-  std::vector<std::string> full = {"ip", "netns", "exec", ns, nucleus_binary()};
+  std::vector<std::string> full = enter_netns(ns);
+  full.push_back(nucleus_binary());
   full.insert(full.end(), args.begin(), args.end());
   return full;
 }

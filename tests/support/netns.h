@@ -46,6 +46,9 @@ class TestNetwork {
   bool ok_ = false;
 };
 
+// The argv prefix that runs a program in network namespace `ns` (and nothing else changed).
+std::vector<std::string> enter_netns(const std::string& ns);
+
 // Runs `nucleus ARGS...` inside `ns` with a private state dir under /run/nucleus-test-*.
 std::vector<std::string> nucleus_in(const std::string& ns, const std::vector<std::string>& args);
 

@@ -27,8 +27,8 @@ void SandboxTest::TearDown() {
 }
 
 std::vector<std::string> SandboxTest::nucleus_argv(const std::vector<std::string>& args) const {
-  std::vector<std::string> full = {"ip", "netns", "exec", net_->host(), nucleus_binary(),
-                                   "--root", state_root_};
+  std::vector<std::string> full = enter_netns(net_->host());
+  for (const auto& a : {nucleus_binary(), std::string("--root"), state_root_}) full.push_back(a);
   full.insert(full.end(), args.begin(), args.end());
   return full;
 }
