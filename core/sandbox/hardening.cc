@@ -55,6 +55,10 @@ int switch_user(const HardeningPlan& plan) noexcept {
 }  // namespace
 
 int apply_hardening(const HardeningPlan& plan, const char** step, const char** warning) noexcept {
+#ifdef NUCLEUS_BENCH_UNHARDENED
+  (void)plan, (void)step, (void)warning;
+  return 0;  // benchmark build only: measures the cost of everything below
+#endif
   if (plan.change_user) {
     *step = "switch to --user/--group";
     if (int r = switch_user(plan); r != 0) return r;
