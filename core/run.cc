@@ -62,15 +62,28 @@ class SandboxRun {
   // Runs the sandbox to its end and tears everything down; returns the exit status.
   int execute() {
     int status = execute_steps();
+    mark("workload exited");
     teardown();
+    mark("teardown");
     if (sync_failed_) status = kNucleusFailure;
     return status;
   }
 
  private:
+  // --log-level debug: how long each phase took, to find where start-up time goes.
+  void mark(const char* phase) {
+    auto now = std::chrono::steady_clock::now();
+    kLog.debug(std::string(phase) + ": " +
+               std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now - last_mark_).count()) +
+               " us");
+    last_mark_ = now;
+  }
+
   int execute_steps() {
     if (auto r = prepare(); !r) return report_failure(r.error());
+    mark("prepare (state dir, plan, seccomp, cgroup)");
     if (auto r = start(); !r) return report_failure(r.error());
+    mark("start (clone, network, child setup until exec)");
     if (failure_) {
       log::write(log::Level::kError, "", describe(*failure_));
       return failure_->exit_status;
@@ -113,6 +126,27 @@ class SandboxRun {
     TRY(write_etc_files(paths.generated_etc, spec_, nullptr));
     TRY(build_child_plan(spec_, paths, plan_));
     TRY(create_cgroup());
+    if (cgroup_)
+      for (const auto& file : cgroup_->self_join_files())
+        plan_.cgroup_join_files.push_back(plan_.keep(file));
+    return {};
+  }
+
+  // v2: the parent moves the child. v1: the child moves itself (see Cgroup::self_join_files);
+  // with remapped ids it needs to own the files it writes.
+  Result<void> place_in_cgroup() {
+    if (plan_.cgroup_join_files.empty()) {
+      auto added = cgroup_->add_process(child_->pid);
+      if (!added && spec_.cgroup_required) return std::unexpected(added.error());
+      if (!added) kLog.warn("running without resource limits: " + added.error().message());
+      return {};
+    }
+    if (spec_.user_namespace && !spec_.rootless) {
+      IdMap map = remapped_id_map();
+      for (const char* file : plan_.cgroup_join_files)
+        if (::chown(file, map.uid_outside, map.gid_outside) != 0)
+          return errno_error("cgroup", std::string("delegate ") + file);
+    }
     return {};
   }
 
@@ -136,14 +170,11 @@ class SandboxRun {
   Result<void> start() {
     block_forwarded_signals();
     ASSIGN_OR_RETURN(child_, launch(plan_, namespace_flags(spec_)));
+    mark("  clone3");
     ASSIGN_OR_RETURN(state_.workload, identify(child_->pid));
     if (spec_.user_namespace)
       TRY(write_id_maps(child_->pid, spec_.rootless ? rootless_id_map() : remapped_id_map()));
-    if (cgroup_) {
-      auto added = cgroup_->add_process(child_->pid);
-      if (!added && spec_.cgroup_required) return std::unexpected(added.error());
-      if (!added) kLog.warn("running without resource limits: " + added.error().message());
-    }
+    if (cgroup_) TRY(place_in_cgroup());
 
     if (spec_.network == NetworkMode::kBridge) {
       network_ = std::make_unique<SandboxNetwork>();
@@ -155,6 +186,7 @@ class SandboxRun {
       state_.details["network"] = describe_attachment(attachment);
     }
 
+    mark("  network");
     TRY(release(*child_));
     if (spec_.seccomp.mode == security::SeccompMode::kTrace) {
       // From the moment the filter is in, every syscall of the child waits for our answer, the
@@ -302,6 +334,7 @@ class SandboxRun {
   const ValidSpec& spec_;
   std::optional<int> exit_status_;
   bool sync_failed_ = false;
+  std::chrono::steady_clock::time_point last_mark_ = std::chrono::steady_clock::now();
   std::optional<StateDir> state_dir_;
   Journal journal_;
   SandboxState state_;

@@ -122,15 +122,20 @@ Result<void> remove_paths(const std::vector<std::string>& paths, bool fake) {
         return errno_error("rmdir " + dir);
       }
       (void)kill_paths({dir}, false);
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      // Exiting tasks leave within a fraction of a millisecond; poll finely, this is on the
+      // path of every sandbox's exit.
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
   return {};
 }
 
+// Sandbox ids ([A-Za-z0-9][A-Za-z0-9_.-]{0,127}) behind the "nucleus-" prefix are always safe
+// cgroup names: no '/', never "." or "..", never a control file name such as "cgroup.procs".
 bool valid_id(std::string_view id) {
-  return !id.empty() && id.size() <= 64 &&
-         id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+  return !id.empty() && id.size() <= 128 &&
+         id.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
              std::string_view::npos;
 }
 
@@ -222,6 +227,13 @@ Cgroup& Cgroup::operator=(Cgroup&& other) noexcept {
 Cgroup::~Cgroup() {
   if (!live_) return;
   if (auto r = destroy(); !r) kLog.warn("cleanup of " + name_ + " failed: " + r.error().message());
+}
+
+std::vector<std::string> Cgroup::self_join_files() const {
+  std::vector<std::string> files;
+  if (version_ != Version::kV1) return files;
+  for (const auto& path : paths_) files.push_back(join(path, "tasks"));
+  return files;
 }
 
 Result<void> Cgroup::add_process(pid_t pid) {

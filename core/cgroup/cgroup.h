@@ -88,6 +88,10 @@ class Cgroup {
   [[nodiscard]] const std::vector<std::string>& paths() const { return paths_; }
 
   [[nodiscard]] Result<void> add_process(pid_t pid);
+  // v1 only: files a single-threaded process writes "0" to in order to move itself in. Moving
+  // oneself by thread skips the kernel's global threadgroup lock, whose synchronize_rcu makes a
+  // parent-side cgroup.procs write cost milliseconds per hierarchy. Empty on v2.
+  [[nodiscard]] std::vector<std::string> self_join_files() const;
   // True once the kernel OOM-killed something in this cgroup.
   [[nodiscard]] Result<bool> oom_killed() const;
   // SIGKILLs every process in the cgroup(s) and waits until they are gone (bounded).

@@ -46,6 +46,7 @@ struct ChildPlan {
   std::vector<char*> argv;        // null-terminated
   std::vector<char*> envp;        // null-terminated
   std::vector<const char*> exec_candidates;  // argv[0], or PATH dirs joined with it
+  std::vector<const char*> cgroup_join_files;  // v1: write "0" to each to move ourselves in
   bool new_cgroup_namespace = true;
   bool become_namespace_root = false;  // remapped ids: take the mapped root's credentials
   bool allow_chroot_fallback = false;  // agent mode, --allow-chroot-fallback

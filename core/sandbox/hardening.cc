@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "core/security/seccomp_cache.h"
 #include "core/spec/spec.h"
 
 namespace nucleus {
@@ -26,7 +27,8 @@ Result<void> build_hardening_plan(const ValidSpec& spec, HardeningPlan& plan) {
                                 " mode needs at least " + std::to_string(spec.landlock_min_abi));
   ASSIGN_OR_RETURN(plan.landlock, security::prepare_landlock(spec.landlock, abi));
   plan.landlock_required = spec.landlock_min_abi > 0;
-  ASSIGN_OR_RETURN(plan.seccomp, security::build_seccomp(spec.seccomp));
+  ASSIGN_OR_RETURN(plan.seccomp,
+                   security::build_seccomp_cached(spec.seccomp, spec.state_root + "/cache"));
   plan.seccomp_required = !spec.allow_degraded_security;
   return {};
 }
