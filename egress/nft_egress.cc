@@ -127,15 +127,16 @@ void add_rules(Batch& batch, const EgressRules& rules) {
     r.verdict(NF_ACCEPT);
     put(batch, r, "ct state established,related accept");
   }
-  {
-    // IPv6 cannot work without neighbour discovery (router/neighbour solicit and advert,
-    // ICMPv6 types 133..136); IPv4's ARP is not IP and never reaches this chain.
-    uint8_t first = 133, last = 136;
+  // IPv6 cannot work without neighbour discovery (router/neighbour solicit and advert, ICMPv6
+  // types 133..136) and bridges with multicast snooping expect listener reports (MLD, 130..132
+  // and v2's 143); IPv4's ARP is not IP and never reaches this chain. These stay on the link.
+  for (auto [first, last, what] : {std::tuple{uint8_t{130}, uint8_t{136}, "mld, neighbour discovery"},
+                                   std::tuple{uint8_t{143}, uint8_t{143}, "mldv2 report"}}) {
     RuleBuilder r(kFamily, kEgressTable, kChain);
     r.match_nfproto(NFPROTO_IPV6).match_l4proto(IPPROTO_ICMPV6);
     r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1).cmp(NFT_CMP_GTE, &first, 1);
     r.cmp(NFT_CMP_LTE, &last, 1).verdict(NF_ACCEPT);
-    put(batch, r, "icmpv6 neighbour discovery accept");
+    put(batch, r, std::string("icmpv6 ") + what + " accept");
   }
   for (const IpAddress& resolver : rules.resolvers) {
     for (uint8_t proto : {uint8_t{IPPROTO_UDP}, uint8_t{IPPROTO_TCP}}) {
@@ -145,7 +146,8 @@ void add_rules(Batch& batch, const EgressRules& rules) {
       put(batch, r, "dns to " + resolver.to_string());
     }
   }
-  const bool any_port = rules.tcp_ports.empty() && rules.udp_ports.empty();
+  const bool any_port = !rules.restrict_ports && !rules.tcp_all_ports && !rules.udp_all_ports &&
+                        rules.tcp_ports.empty() && rules.udp_ports.empty();
   for (int family : {AF_INET, AF_INET6}) {
     const bool v4 = family == AF_INET;
     const uint32_t daddr = v4 ? 16 : 24;
@@ -158,11 +160,17 @@ void add_rules(Batch& batch, const EgressRules& rules) {
         put(batch, r, std::string("daddr @") + set + " accept");
         continue;
       }
-      for (const auto& [proto, ports] :
-           {std::pair{uint8_t{IPPROTO_TCP}, "tports"}, std::pair{uint8_t{IPPROTO_UDP}, "uports"}}) {
+      for (const auto& [proto, ports, all] :
+           {std::tuple{uint8_t{IPPROTO_TCP}, "tports", rules.tcp_all_ports},
+            std::tuple{uint8_t{IPPROTO_UDP}, "uports", rules.udp_all_ports}}) {
         RuleBuilder r(kFamily, kEgressTable, kChain);
         r.match_nfproto(nfproto(family)).payload(NFT_PAYLOAD_NETWORK_HEADER, daddr, len);
         r.lookup(set, 0).match_l4proto(proto);
+        if (all) {
+          r.verdict(NF_ACCEPT);
+          put(batch, r, std::string("daddr @") + set + " l4proto " + ports + " accept");
+          continue;
+        }
         r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2).lookup(ports, 0).verdict(NF_ACCEPT);
         put(batch, r, std::string("daddr @") + set + " dport @" + ports + " accept");
       }

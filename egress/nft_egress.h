@@ -27,8 +27,14 @@ inline constexpr const char* kEgressTable = "nucleus-egress";
 struct EgressRules {
   std::vector<net::IpAddress> resolvers;  // DNS allowed only to these
   std::vector<net::Cidr> allow;           // IPv4 and IPv6 CIDRs; overlaps are merged
-  std::vector<uint16_t> tcp_ports;        // when both empty, allowed CIDRs get every port
+  // Ports of allowed destinations. Unrestricted (both lists empty, no flag set): every protocol
+  // and port. Restricted (a list non-empty or a flag set): TCP and UDP only, each to every port
+  // when its *_all_ports flag is set, else to the listed ports (an empty list: none).
+  std::vector<uint16_t> tcp_ports;
   std::vector<uint16_t> udp_ports;
+  bool restrict_ports = false;
+  bool tcp_all_ports = false;
+  bool udp_all_ports = false;
   uint16_t nflog_group = 0;  // 0 = no NFLOG, counters only
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 
 #include "core/base/fs.h"
 
@@ -144,7 +145,9 @@ Result<uint16_t> parse_port(std::string_view text) {
   return static_cast<uint16_t>(value);
 }
 
-Result<void> add_cidr(Policy& policy, std::string_view text, std::string_view flag) {
+namespace {
+
+Result<net::Cidr> parse_cidr_entry(std::string_view text, std::string_view flag) {
   // A bare address means that one host: accept it as /32 or /128.
   std::string spec(text);
   if (spec.find('/') == std::string::npos) {
@@ -154,7 +157,14 @@ Result<void> add_cidr(Policy& policy, std::string_view text, std::string_view fl
   }
   auto cidr = net::Cidr::parse(spec);
   if (!cidr) return fail(std::string(flag), cidr.error().detail);
-  add_unique(policy.allow, *cidr);
+  return *cidr;
+}
+
+}  // namespace
+
+Result<void> add_cidr(Policy& policy, std::string_view text, std::string_view flag) {
+  ASSIGN_OR_RETURN(net::Cidr cidr, parse_cidr_entry(text, flag));
+  add_unique(policy.allow, cidr);
   return {};
 }
 
@@ -224,8 +234,13 @@ Result<Policy> parse_policy_toml(std::string_view text, std::string_view source)
   for (auto&& [key_node, node] : table) {
     const std::string key(key_node.str());
     if (key == "allow") {
-      TRY(each_string(key, node, [&](const std::string& v, const std::string& flag) {
-        return add_cidr(policy, v, flag);
+      // Policies of many thousand prefixes are expected: dedupe through a set, not add_unique's
+      // linear scan, keeping the file's order.
+      std::set<net::Cidr> seen(policy.allow.begin(), policy.allow.end());
+      TRY(each_string(key, node, [&](const std::string& v, const std::string& flag) -> Result<void> {
+        ASSIGN_OR_RETURN(net::Cidr cidr, parse_cidr_entry(v, flag));
+        if (seen.insert(cidr).second) policy.allow.push_back(cidr);
+        return {};
       }));
     } else if (key == "domains") {
       TRY(each_string(key, node, [&](const std::string& v, const std::string& flag) {
