@@ -12,6 +12,7 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <memory>
 
@@ -46,7 +47,7 @@ int64_t now_ms() {
 uint64_t namespace_flags(const ValidSpec& spec) {
   uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (spec.network != NetworkMode::kHost) flags |= CLONE_NEWNET;
-  if (spec.user_namespace) flags |= CLONE_NEWUSER;
+  if (spec.rootless) flags |= CLONE_NEWUSER;  // remapped ids enter theirs late (child.cc)
   if (spec.time_namespace) flags |= CLONE_NEWTIME;
   // CLONE_NEWCGROUP is done by the child after the parent moved it into its cgroup.
   return flags;
@@ -114,6 +115,11 @@ class SandboxRun {
     paths.new_root = state_dir_->file("root");
     paths.generated_etc = state_dir_->file("etc");
     TRY(fs::make_dirs(paths.new_root, 0755));
+    if (spec_.remap_ids) {
+      IdMap map = remapped_id_map();
+      paths.id_offset_uid = map.uid_outside;
+      paths.id_offset_gid = map.gid_outside;
+    }
     if (spec_.workspace) {
       paths.workspace = *spec_.workspace;
       if (spec_.workspace_mode == WorkspaceMode::kCopyInOut) {
@@ -132,6 +138,11 @@ class SandboxRun {
     return {};
   }
 
+  // Writes the remapped id maps when the child asks for them (see ChildPlan).
+  std::function<Result<void>()> id_map_writer() {
+    return [this]() -> Result<void> { return write_id_maps(child_->pid, remapped_id_map()); };
+  }
+
   // v2: the parent moves the child. v1: the child moves itself (see Cgroup::self_join_files);
   // with remapped ids it needs to own the files it writes.
   Result<void> place_in_cgroup() {
@@ -140,12 +151,6 @@ class SandboxRun {
       if (!added && spec_.cgroup_required) return std::unexpected(added.error());
       if (!added) kLog.warn("running without resource limits: " + added.error().message());
       return {};
-    }
-    if (spec_.user_namespace && !spec_.rootless) {
-      IdMap map = remapped_id_map();
-      for (const char* file : plan_.cgroup_join_files)
-        if (::chown(file, map.uid_outside, map.gid_outside) != 0)
-          return errno_error("cgroup", std::string("delegate ") + file);
     }
     return {};
   }
@@ -172,8 +177,7 @@ class SandboxRun {
     ASSIGN_OR_RETURN(child_, launch(plan_, namespace_flags(spec_)));
     mark("  clone3");
     ASSIGN_OR_RETURN(state_.workload, identify(child_->pid));
-    if (spec_.user_namespace)
-      TRY(write_id_maps(child_->pid, spec_.rootless ? rootless_id_map() : remapped_id_map()));
+    if (spec_.rootless) TRY(write_id_maps(child_->pid, rootless_id_map()));
     if (cgroup_) TRY(place_in_cgroup());
 
     if (spec_.network == NetworkMode::kBridge) {
@@ -195,11 +199,18 @@ class SandboxRun {
                                                                 std::chrono::seconds(10)));
       ASSIGN_OR_RETURN(failure_, wait_for_exec_traced());
     } else {
-      ASSIGN_OR_RETURN(failure_, wait_for_exec(*child_));
+      ASSIGN_OR_RETURN(failure_, wait_for_exec(*child_, id_map_writer()));
     }
     if (failure_) return {};
     state_.status = "running";
     TRY(state_dir_->save(state_));
+    if (egress_) {
+      // Egress counters refresh state.json from the supervisor loop (once a second, on change).
+      egress_->set_state_sink([this](const nlohmann::json& counters) {
+        state_.details["egress"] = counters;
+        if (auto r = state_dir_->save(state_); !r) kLog.warn(r.error().message());
+      });
+    }
     return {};
   }
 
@@ -211,7 +222,7 @@ class SandboxRun {
         return errno_error("poll");
       }
       if (fds[1].revents & POLLIN) TRY(tracer_->handle_one());
-      if (fds[0].revents & (POLLIN | POLLHUP)) return wait_for_exec(*child_);
+      if (fds[0].revents & (POLLIN | POLLHUP)) return wait_for_exec(*child_, id_map_writer());
     }
   }
 

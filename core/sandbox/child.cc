@@ -94,7 +94,7 @@ int copy_secret(const ChildStep& s, const ChildPlan& plan) {
     if (err) break;
   }
   if (plan.zero_secret_buffers) explicit_bzero(buf, sizeof buf);
-  if (!err && fchown(out, plan.hardening.uid, plan.hardening.gid) != 0) err = errno;
+  if (!err && fchown(out, plan.owner_uid, plan.owner_gid) != 0) err = errno;
   close(in);
   close(out);
   return err;
@@ -251,13 +251,6 @@ void child_main(const ChildPlan& plan, int sync_fd) noexcept {
   char go = 0;
   if (recv(sync_fd, &go, 1, 0) != 1 || go != kGoByte) _exit(125);
 
-  // Root outside is not mapped into a remapped user namespace: until we switch to the mapped
-  // root, every file we create would fail with EOVERFLOW.
-  if (plan.become_namespace_root) {
-    if (setgroups(0, nullptr) != 0) fail_child(sync_fd, errno, "setgroups", "");
-    if (setresgid(0, 0, 0) != 0) fail_child(sync_fd, errno, "setresgid", "0");
-    if (setresuid(0, 0, 0) != 0) fail_child(sync_fd, errno, "setresuid", "0");
-  }
   // Join the sandbox's cgroups before anything else runs (cheap when a thread moves itself).
   for (const char* file : plan.cgroup_join_files) {
     int fd = open(file, O_WRONLY | O_CLOEXEC);
@@ -285,6 +278,20 @@ void child_main(const ChildPlan& plan, int sync_fd) noexcept {
     const char* failed = "";
     if (int err = audit_mounts(&failed); err != 0)
       fail_child(sync_fd, err, "mount audit (must be read-only, nosuid, nodev)", failed);
+  }
+
+  if (plan.late_user_namespace) {
+    if (unshare(CLONE_NEWUSER) != 0) fail_child(sync_fd, errno, "unshare user namespace", "");
+    ChildFailure request;
+    request.wants_id_map = true;
+    char ack = 0;
+    if (send(sync_fd, &request, sizeof request, MSG_NOSIGNAL) != sizeof request ||
+        recv(sync_fd, &ack, 1, 0) != 1 || ack != kMapByte)
+      _exit(125);
+    // Host root is not mapped inside; take the mapped root's identity before anything else.
+    if (setgroups(0, nullptr) != 0) fail_child(sync_fd, errno, "setgroups", "");
+    if (setresgid(0, 0, 0) != 0) fail_child(sync_fd, errno, "setresgid", "0");
+    if (setresuid(0, 0, 0) != 0) fail_child(sync_fd, errno, "setresuid", "0");
   }
 
   // The supervisor blocks the signals it forwards; the workload starts with a clean mask.

@@ -9,6 +9,7 @@ namespace nucleus {
 // child can fill it without allocating.
 struct ChildFailure {
   bool warning = false;   // a non-fatal note (e.g. best-effort Landlock missing); more follow
+  bool wants_id_map = false;  // the child entered its user namespace: write maps, send kMapByte
   int error = 0;        // errno
   int exit_status = 125;  // what nucleus should exit with (127/126 for exec not found/denied)
   char step[64] = {};   // "mount", "pivot_root", "exec", ...
@@ -17,6 +18,8 @@ struct ChildFailure {
 
 // The byte the parent sends when its side of the setup is complete.
 inline constexpr char kGoByte = 'G';
+// The byte the parent sends once it has written the id maps the child asked for.
+inline constexpr char kMapByte = 'M';
 
 // Runs in the child after clone3. Waits for kGoByte on sync_fd, builds the sandbox from `plan`
 // and execs the workload. Never returns. Async-signal-safe only.

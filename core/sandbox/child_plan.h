@@ -48,7 +48,13 @@ struct ChildPlan {
   std::vector<const char*> exec_candidates;  // argv[0], or PATH dirs joined with it
   std::vector<const char*> cgroup_join_files;  // v1: write "0" to each to move ourselves in
   bool new_cgroup_namespace = true;
-  bool become_namespace_root = false;  // remapped ids: take the mapped root's credentials
+  // Remapped ids (strict modes as root): everything above runs as real root, then the child
+  // enters a new user namespace whose maps the parent writes, and becomes its root. The mount,
+  // pid and network namespaces stay owned by the host's user namespace, so root inside cannot
+  // administer them.
+  bool late_user_namespace = false;
+  uid_t owner_uid = 0;  // owner, as seen from the host, of files made for the workload
+  gid_t owner_gid = 0;
   bool allow_chroot_fallback = false;  // agent mode, --allow-chroot-fallback
   bool mount_audit = false;            // production: verify /bin /usr /etc are ro,nosuid,nodev
   bool mini_init = false;              // production: PID 1 reaps zombies, forwards signals

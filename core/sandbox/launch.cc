@@ -89,7 +89,8 @@ Result<void> release(LaunchedChild& child) {
   return {};
 }
 
-Result<std::optional<ChildFailure>> wait_for_exec(LaunchedChild& child) {
+Result<std::optional<ChildFailure>> wait_for_exec(LaunchedChild& child,
+                                                  const std::function<Result<void>()>& write_maps) {
   ChildFailure failure;
   for (;;) {
     ssize_t n = recv(child.sync.get(), &failure, sizeof failure, 0);
@@ -99,6 +100,13 @@ Result<std::optional<ChildFailure>> wait_for_exec(LaunchedChild& child) {
     if (static_cast<size_t>(n) != sizeof failure) return fail("sandbox start", "short report");
     failure.step[sizeof failure.step - 1] = '\0';
     failure.path[sizeof failure.path - 1] = '\0';
+    if (failure.wants_id_map) {
+      if (!write_maps) return fail("sandbox start", "unexpected id map request");
+      TRY(write_maps());
+      if (send(child.sync.get(), &kMapByte, 1, MSG_NOSIGNAL) != 1)
+        return errno_error("sandbox start", "the child is gone");
+      continue;
+    }
     if (failure.warning) {
       log::write(log::Level::kWarn, "sandbox", failure.step);
       continue;

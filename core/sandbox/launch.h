@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "core/base/result.h"
@@ -43,8 +44,10 @@ struct IdMap {
 // Lets the child continue with its side of the setup.
 [[nodiscard]] Result<void> release(LaunchedChild& child);
 
-// Waits until the child exec'd (returns nullopt) or failed (returns what it reported).
-[[nodiscard]] Result<std::optional<ChildFailure>> wait_for_exec(LaunchedChild& child);
+// Waits until the child exec'd (returns nullopt) or failed (returns what it reported). When the
+// child asks for id maps, `write_maps` is called and the child is told to continue.
+[[nodiscard]] Result<std::optional<ChildFailure>> wait_for_exec(
+    LaunchedChild& child, const std::function<Result<void>()>& write_maps = {});
 
 // "mount /proc: Permission denied": a user-facing description of a child failure.
 [[nodiscard]] std::string describe(const ChildFailure& failure);

@@ -150,7 +150,8 @@ void plan_secrets(PlanBuilder& b, const ValidSpec& spec, ChildPlan& plan) {
   b.tmpfs("/run", "mode=0755,size=1m", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   b.mkdir("/run/secrets", 0500);
   b.tmpfs("/run/secrets",
-          "mode=0500,size=16m,uid=" + std::to_string(spec.uid) + ",gid=" + std::to_string(spec.gid),
+          "mode=0500,size=16m,uid=" + std::to_string(plan.owner_uid) + ",gid=" +
+              std::to_string(plan.owner_gid),
           MS_NOSUID | MS_NODEV | MS_NOEXEC);
   for (const auto& secret : spec.secrets)
     b.add(Kind::kCopySecret, plan.keep(secret.source), b.in_root("/run/secrets/" + secret.name));
@@ -220,6 +221,9 @@ void plan_exec(const ValidSpec& spec, ChildPlan& plan) {
 
 Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths, ChildPlan& plan) {
   const bool default_root = !spec.rootfs.has_value();
+  // Files made for the workload before it changes identity are owned by its host-side ids.
+  plan.owner_uid = spec.uid + paths.id_offset_uid;
+  plan.owner_gid = spec.gid + paths.id_offset_gid;
   PlanBuilder b(plan, paths.new_root);
   plan.new_root = plan.keep(paths.new_root);
 
@@ -239,7 +243,8 @@ Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths, Chi
   if (default_root) {
     b.mkdirs("/home/agent");
     b.tmpfs("/home/agent",
-            "mode=0700,uid=" + std::to_string(spec.uid) + ",gid=" + std::to_string(spec.gid),
+            "mode=0700,uid=" + std::to_string(plan.owner_uid) + ",gid=" +
+                std::to_string(plan.owner_gid),
             MS_NOSUID | MS_NODEV);
   }
   plan_user_mounts(b, spec, paths);
@@ -249,7 +254,7 @@ Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths, Chi
   plan.hostname = plan.keep(spec.hostname);
   plan.workdir = plan.keep(spec.workdir);
   plan.allow_chroot_fallback = spec.allow_chroot_fallback;
-  plan.become_namespace_root = spec.user_namespace && !spec.rootless;
+  plan.late_user_namespace = spec.remap_ids;
   plan.mount_audit = spec.mount_audit;
   plan.mini_init = spec.mini_init;
   plan.zero_secret_buffers = spec.zero_secret_buffers;

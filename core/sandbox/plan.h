@@ -12,6 +12,8 @@ struct PlanPaths {
   std::string new_root;       // empty dir in the state dir that becomes "/"
   std::string generated_etc;  // dir holding passwd, group, hosts, hostname, resolv.conf, ...
   std::string workspace;      // what to mount at /workspace (the staged copy for copy-in-out)
+  uid_t id_offset_uid = 0;    // remapped ids: host uid of root inside
+  gid_t id_offset_gid = 0;
 };
 
 // The generated /etc files, bound read-only into the sandbox.

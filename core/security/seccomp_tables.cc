@@ -67,6 +67,8 @@ constexpr std::string_view kDenied[] = {
     // namespaces and mounts: the sandbox's own walls
     "unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot", "fsopen",
     "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    // identity of the host the sandbox lives in (a clean EPERM beats a kill for `hostname x`)
+    "sethostname", "setdomainname",
     // other processes' memory and fds
     "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
     // kernel attack surface with a record of privilege escalations

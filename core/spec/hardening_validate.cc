@@ -137,7 +137,7 @@ void apply_mode_rules(const SandboxSpec& in, ValidSpec& out, uid_t euid, Errors&
     out.cgroup_required = true;
     out.landlock_min_abi = 1;  // full enforcement: Landlock must be there
     // Root outside must not be root inside: remap ids through a user namespace.
-    if (euid == 0) out.user_namespace = true;
+    if (euid == 0) out.user_namespace = out.remap_ids = true;
   }
   if (production) {
     if (!out.rootfs) e.add("--rootfs", "production mode requires a pre-built --rootfs");

@@ -118,7 +118,8 @@ struct ValidSpec {
   std::string events_jsonl;
 
   ServiceMode mode = ServiceMode::kAgent;
-  bool user_namespace = false;  // rootless, or strict modes run as root (remapped ids)
+  bool user_namespace = false;  // the workload runs in a user namespace (rootless or remapped)
+  bool remap_ids = false;       // strict modes as root: root inside is an unprivileged range
   cgroup::Limits limits;
   bool cgroup_required = false;     // strict modes: a cgroup failure is fatal
   security::SeccompOptions seccomp;

@@ -339,6 +339,8 @@ Validated validate(const SandboxSpec& spec, uid_t euid) {
   result.errors.insert(result.errors.end(), net_errors.begin(), net_errors.end());
   std::vector<ValidationError> hardening_errors = validate_hardening(spec, out, euid);
   result.errors.insert(result.errors.end(), hardening_errors.begin(), hardening_errors.end());
+  // Production denies all egress unless the operator allowed something.
+  out.egress.default_deny_all = out.mode == ServiceMode::kProduction;
   std::vector<ValidationError> egress_errors = validate_egress(spec, out);
   result.errors.insert(result.errors.end(), egress_errors.begin(), egress_errors.end());
   out.events_jsonl = spec.events_jsonl;
