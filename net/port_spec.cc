@@ -1,6 +1,7 @@
 #include "net/port_spec.h"
 
 #include <charconv>
+#include <map>
 #include <optional>
 
 namespace nucleus::net {
@@ -119,14 +120,19 @@ Result<std::vector<PortMapping>> parse_port_spec(std::string_view spec) {
 
 Result<std::vector<PortMapping>> parse_port_specs(std::span<const std::string> specs) {
   std::vector<PortMapping> all;
+  // Only mappings of the same protocol and port can overlap: index them so that publishing
+  // whole ranges stays linear (a pairwise check of 1-65535 took seconds).
+  std::map<std::pair<Protocol, uint16_t>, std::vector<size_t>> by_port;
   for (const std::string& spec : specs) {
     ASSIGN_OR_RETURN(std::vector<PortMapping> mappings, parse_port_spec(spec));
     for (const PortMapping& m : mappings) {
-      for (const PortMapping& prior : all) {
-        if (overlaps(prior, m))
+      auto& same_port = by_port[{m.protocol, m.host_port}];
+      for (size_t index : same_port) {
+        if (overlaps(all[index], m))
           return fail("--publish", "host port " + to_string(m) + " conflicts with " +
-                                       to_string(prior) + " (published twice)");
+                                       to_string(all[index]) + " (published twice)");
       }
+      same_port.push_back(all.size());
       all.push_back(m);
     }
   }

@@ -42,13 +42,21 @@ Result<std::vector<JournalEntry>> Journal::pending(const std::string& path) {
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) continue;  // truncated by a crash mid-write
-    std::string op = j.value("op", "");
-    std::string kind = j.value("kind", "");
-    std::string key = j.value("key", "");
+    // A line we did not write (wrong types) is skipped, never thrown on: gc must get through.
+    auto text = [&](const char* field) {
+      auto it = j.find(field);
+      return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    std::string op = text("op");
+    std::string kind = text("kind");
+    std::string key = text("key");
+    if (kind.empty()) continue;
+    nlohmann::json attrs = j.contains("attrs") && j["attrs"].is_object() ? j["attrs"]
+                                                                         : nlohmann::json::object();
     auto same = [&](const JournalEntry& e) { return e.kind == kind && e.key == key; };
     if (op == "create") {
       std::erase_if(live, same);  // re-created: the newest record wins
-      live.push_back({kind, key, j.value("attrs", nlohmann::json::object())});
+      live.push_back({kind, key, std::move(attrs)});
     } else if (op == "remove") {
       std::erase_if(live, same);
     }

@@ -75,8 +75,9 @@ Result<CapsPolicy> parse_caps_policy(std::string_view toml_text) {
     }
   }
   if (const toml::node* version = table.get("version")) {
-    auto v = version->value<std::int64_t>();
-    if (!v || *v != 1) return fail("--caps-policy", "version must be 1");
+    // as_integer, not value<int64_t>: the latter converts floats (1e30 overflows: UB).
+    const toml::value<std::int64_t>* v = version->as_integer();
+    if (v == nullptr || v->get() != 1) return fail("--caps-policy", "version must be 1");
   }
   CapsPolicy policy;
   const toml::node* keep = table.get("keep");

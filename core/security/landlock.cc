@@ -127,14 +127,15 @@ Result<LandlockPolicy> parse_landlock_policy(std::string_view toml_text) {
   for (const auto& [key, value] : table) {
     std::string_view k = key.str();
     if (k == "version") {
-      auto v = value.value<std::int64_t>();
-      if (!v || *v != 1) return fail("--landlock-policy", "version must be 1");
+      // as_integer, not value<int64_t>: the latter converts floats (1e30 overflows: UB).
+      const toml::value<std::int64_t>* v = value.as_integer();
+      if (v == nullptr || v->get() != 1) return fail("--landlock-policy", "version must be 1");
       continue;
     }
     if (k == "replace_defaults") {
-      auto v = value.value<bool>();
-      if (!v) return fail("--landlock-policy", "replace_defaults must be a boolean");
-      policy.replace_defaults = *v;
+      const toml::value<bool>* v = value.as_boolean();  // value<bool> would accept 5
+      if (v == nullptr) return fail("--landlock-policy", "replace_defaults must be a boolean");
+      policy.replace_defaults = v->get();
       continue;
     }
     LandlockAccess access;

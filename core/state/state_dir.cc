@@ -29,19 +29,25 @@ nlohmann::json SandboxState::to_json() const {
 }
 
 Result<SandboxState> SandboxState::from_json(const nlohmann::json& j) {
+  // Integers only: nlohmann converts floats (and integers too big for 64 bits, which it stores as
+  // floats) with an out-of-range cast otherwise.
+  auto integer = [](const nlohmann::json& v) {
+    if (!v.is_number_integer()) throw nlohmann::json::type_error::create(302, "not an integer", &v);
+    return v;
+  };
   try {
     SandboxState s;
     s.id = j.at("id").get<std::string>();
     s.status = j.at("status").get<std::string>();
-    s.supervisor.pid = j.at("supervisor").at("pid").get<pid_t>();
-    s.supervisor.start_time = j.at("supervisor").at("start_time").get<uint64_t>();
-    s.workload.pid = j.at("workload").at("pid").get<pid_t>();
-    s.workload.start_time = j.at("workload").at("start_time").get<uint64_t>();
-    s.created_ms = j.value("created_ms", int64_t{0});
+    s.supervisor.pid = integer(j.at("supervisor").at("pid")).get<pid_t>();
+    s.supervisor.start_time = integer(j.at("supervisor").at("start_time")).get<uint64_t>();
+    s.workload.pid = integer(j.at("workload").at("pid")).get<pid_t>();
+    s.workload.start_time = integer(j.at("workload").at("start_time")).get<uint64_t>();
+    if (j.contains("created_ms")) s.created_ms = integer(j.at("created_ms")).get<int64_t>();
     s.command = j.value("command", std::vector<std::string>{});
     s.network = j.value("network", std::string("none"));
     s.details = j.value("details", nlohmann::json::object());
-    if (j.contains("exit_status")) s.exit_status = j.at("exit_status").get<int>();
+    if (j.contains("exit_status")) s.exit_status = integer(j.at("exit_status")).get<int>();
     return s;
   } catch (const nlohmann::json::exception& e) {
     return fail("state.json", e.what());
@@ -81,7 +87,10 @@ std::vector<std::string> StateDir::list(const std::string& root) {
 }
 
 Result<void> StateDir::save(const SandboxState& state) const {
-  return fs::write_atomic(file("state.json"), state.to_json().dump(2) + "\n", 0600);
+  // Arguments need not be UTF-8: replace invalid bytes rather than throw.
+  return fs::write_atomic(
+      file("state.json"),
+      state.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", 0600);
 }
 
 Result<SandboxState> StateDir::load() const {
