@@ -20,3 +20,6 @@ echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNUCLEUS_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS" --target unit_tests
 (cd build-asan && ctest -L unit --output-on-failure -j"$JOBS")
+
+echo "== fuzz targets (seeds + 20 s of mutation each)"
+./scripts/fuzz.sh 20
