@@ -129,6 +129,13 @@ Result<void> release(const std::string& state_root, const Cidr& subnet, std::str
   size_t before = all.size();
   std::erase_if(all, [&](const Lease& l) { return l.owner.id == owner_id || !l.owner.alive(); });
   if (all.size() == before) return {};
+  if (all.empty()) {
+    // No lease left: leave no state behind (load() reads a missing file as no leases). Safe under
+    // the lock, which lives in its own file.
+    if (::unlink((stem + ".json").c_str()) != 0 && errno != ENOENT)
+      return errno_error("ipam", "remove " + stem + ".json");
+    return {};
+  }
   return store(stem + ".json", subnet, all);
 }
 

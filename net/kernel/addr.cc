@@ -49,6 +49,25 @@ Result<void> add_address(NetlinkSocket& sock, int index, const IpAddress& addres
   return {};
 }
 
+Result<void> delete_address(NetlinkSocket& sock, int index, const IpAddress& address,
+                            int prefix) {
+  const std::string what = address.to_string() + "/" + std::to_string(prefix);
+  std::unique_ptr<rtnl_addr, RtAddrPut> addr(rtnl_addr_alloc());
+  NlAddrPtr local = build(address);
+  if (!addr || !local) return make_error(ENOMEM, "address delete", what);
+  nl_addr_set_prefixlen(local.get(), prefix);
+  rtnl_addr_set_ifindex(addr.get(), index);
+  if (int err = rtnl_addr_set_local(addr.get(), local.get()); err < 0)
+    return std::unexpected(nl_error(err, "address delete", what));
+  rtnl_addr_set_prefixlen(addr.get(), prefix);
+  if (int err = rtnl_addr_delete(sock.get(), addr.get(), 0); err < 0) {
+    Error e = nl_error(err, "address delete", what);
+    if (e.code == EADDRNOTAVAIL || e.code == ENODEV || e.code == ENOENT) return {};
+    return std::unexpected(std::move(e));
+  }
+  return {};
+}
+
 Result<void> add_default_route(NetlinkSocket& sock, int index, const IpAddress& gateway) {
   const std::string what = "default via " + gateway.to_string();
   std::unique_ptr<rtnl_route, RoutePut> route(rtnl_route_alloc());

@@ -13,6 +13,10 @@ namespace nucleus::net::kernel {
 [[nodiscard]] Result<void> add_address(NetlinkSocket& sock, int index, const IpAddress& address,
                                        int prefix);
 
+// Removes address/prefix from link `index`. An address (or link) that is not there is success.
+[[nodiscard]] Result<void> delete_address(NetlinkSocket& sock, int index, const IpAddress& address,
+                                          int prefix);
+
 // Adds the default route (0.0.0.0/0 or ::/0) via `gateway` on link `index`, main table.
 [[nodiscard]] Result<void> add_default_route(NetlinkSocket& sock, int index,
                                              const IpAddress& gateway);

@@ -2,6 +2,7 @@
 
 #include <linux/if.h>
 
+#include "net/ipam.h"
 #include "net/kernel/addr.h"
 #include "net/kernel/sysctl.h"
 #include "net/owner.h"
@@ -43,14 +44,44 @@ Result<void> remove_if_unused(NetlinkSocket& sock, std::string_view name) {
   return delete_link(sock, name);
 }
 
-nlohmann::json journal_attrs(const std::string& state_root) { return {{"state_root", state_root}}; }
+Result<void> release_gateways(NetlinkSocket& sock, std::string_view name,
+                              const std::string& state_root, const std::vector<Cidr>& subnets,
+                              std::string_view leaving_owner) {
+  ASSIGN_OR_RETURN(std::optional<LinkInfo> info, find_link(sock, name));
+  // An administrator's bridge keeps its addresses: we cannot tell ours from theirs.
+  if (!info || info->kind != "bridge" || info->alias != kManagedAlias) return {};
+  for (const Cidr& subnet : subnets) {
+    ASSIGN_OR_RETURN(std::vector<ipam::Lease> leases, ipam::leases(state_root, subnet));
+    bool in_use = false;
+    for (const ipam::Lease& l : leases) in_use = in_use || (l.owner.id != leaving_owner && l.owner.alive());
+    if (in_use) continue;
+    ASSIGN_OR_RETURN(IpAddress gw, ipam::gateway(subnet));
+    TRY(delete_address(sock, info->index, gw, subnet.prefix));
+  }
+  return {};
+}
+
+nlohmann::json journal_attrs(const std::string& state_root, const std::vector<Cidr>& subnets) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Cidr& c : subnets) list.push_back(c.to_string());
+  return {{"state_root", state_root}, {"subnets", list}};
+}
 
 Result<void> undo(const JournalEntry& entry) {
   std::string state_root = json_string(entry.attrs, "state_root");
   if (state_root.empty()) return fail("bridge undo", "journal entry " + entry.key + " lacks state_root");
+  std::vector<Cidr> subnets;
+  if (auto it = entry.attrs.find("subnets"); it != entry.attrs.end() && it->is_array()) {
+    for (const auto& s : *it) {
+      if (!s.is_string()) continue;
+      if (auto c = Cidr::parse(s.get<std::string>())) subnets.push_back(*c);
+    }
+  }
   ASSIGN_OR_RETURN(StateLock guard, lock(state_root, entry.key));
   ASSIGN_OR_RETURN(NetlinkSocket sock, NetlinkSocket::open());
-  return remove_if_unused(sock, entry.key);
+  TRY(remove_if_unused(sock, entry.key));
+  // The dead run's leases are not live: its gateways go unless a live sandbox still uses them.
+  return release_gateways(sock, entry.key, state_root, subnets, "");
 }
 
 }  // namespace nucleus::net::kernel::bridge

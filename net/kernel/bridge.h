@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/base/journal.h"
 #include "core/base/result.h"
@@ -41,7 +42,19 @@ struct Address {
 // in use or not ours. Call under lock().
 [[nodiscard]] Result<void> remove_if_unused(NetlinkSocket& sock, std::string_view name);
 
-[[nodiscard]] nlohmann::json journal_attrs(const std::string& state_root);
+// A shared bridge may carry the gateways of several subnets (--subnet, --subnet6 differ between
+// sandboxes). When the bridge stays (other ports), removes the gateway address of every subnet in
+// `subnets` that no live sandbox other than `leaving_owner` still holds a lease in, so a sandbox
+// that brought a subnet to the bridge takes it away again. Only on bridges nucleus created.
+// Call under lock().
+[[nodiscard]] Result<void> release_gateways(NetlinkSocket& sock, std::string_view name,
+                                            const std::string& state_root,
+                                            const std::vector<Cidr>& subnets,
+                                            std::string_view leaving_owner);
+
+// attrs {"state_root", "subnets": [...]}; undo also releases the subnets' gateways.
+[[nodiscard]] nlohmann::json journal_attrs(const std::string& state_root,
+                                           const std::vector<Cidr>& subnets = {});
 // Undo for kJournalKind in the calling thread's namespace: lock + remove_if_unused.
 [[nodiscard]] Result<void> undo(const JournalEntry& entry);
 

@@ -122,8 +122,10 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
   {
     auto guard = bridge::lock(request.state_root, request.bridge);
     if (!guard) return std::unexpected(at_step("bridge lock", guard.error()));
+    std::vector<Cidr> subnets = {request.subnet};
+    if (request.ipv6) subnets.push_back(request.subnet6);
     STEP("bridge", journal_create(bridge::kJournalKind, request.bridge,
-                                  bridge::journal_attrs(request.state_root)));
+                                  bridge::journal_attrs(request.state_root, subnets)));
     has_bridge_ = true;
     bool created = false;
     std::optional<bridge::Address> gw6;
@@ -141,6 +143,7 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
     auto index = create_veth(host_, {veth_, "eth0", br->index, br->mtu, handles.netns_fd});
     if (!index) return std::unexpected(at_step("veth " + veth_, index.error()));
     STEP("veth accept_ra", disable_accept_ra(veth_));
+    STEP("veth hairpin", set_bridge_port_hairpin(host_, *index));
     STEP("veth up", set_link_up(host_, *index));
   }
 
@@ -155,6 +158,7 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
     nft::NatTableSpec spec;
     spec.sandbox_id = request.sandbox_id;
     spec.bridge = request.bridge;
+    spec.veth = veth_;
     spec.address4 = address4_;
     spec.subnet4 = request.subnet;
     if (request.ipv6) {
@@ -164,6 +168,18 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
     auto nat = nft::NatTable::create(spec);
     if (!nat) return std::unexpected(at_step("NAT table", nat.error()));
     nat_ = std::move(*nat);
+  }
+
+  // 5b. A host whose own forward chain drops (`iptables -P FORWARD DROP`, Docker) would drop our
+  // flows whatever our table says: every base chain on the hook has its say.
+  STEP("forward policy", journal_create(nft::kForwardTagJournalKind, request.sandbox_id,
+                                        nlohmann::json::object()));
+  has_foreign_ = true;
+  {
+    auto rules = nft::allow_bridge_forwarding(request.sandbox_id, request.bridge);
+    if (!rules) return std::unexpected(at_step("forward policy", rules.error()));
+    foreign_rules_ = std::move(*rules);
+    foreign_known_ = true;
   }
 
   // 6. Forwarding.
@@ -267,6 +283,26 @@ void KernelBackend::detach() noexcept {
 
 void KernelBackend::detach_here() noexcept {
   try {
+    if (has_foreign_) {
+      bool ok = true;
+      for (const nft::ForeignRule& rule : foreign_rules_) {
+        if (auto r = nft::delete_foreign_rule(rule); !r) {
+          kLog.warn("forward rule delete: " + r.error().message());
+          ok = false;
+        }
+      }
+      if (!foreign_known_) {
+        // Insertion failed or its handles were not read back: find our rules by their comment.
+        if (auto r = nft::delete_rules_tagged(request_.sandbox_id); !r) {
+          kLog.warn("forward rule delete: " + r.error().message());
+          ok = false;
+        }
+      }
+      if (ok) journal_remove(nft::kForwardTagJournalKind, request_.sandbox_id);
+      foreign_rules_.clear();
+      foreign_known_ = false;
+      has_foreign_ = false;
+    }
     if (has_nat_) {
       nat_.destroy();
       journal_remove(nft::kNatJournalKind, nft::nat_table_name(request_.sandbox_id));
@@ -302,7 +338,12 @@ void KernelBackend::detach_here() noexcept {
         has_veth_ = false;
       }
       if (has_bridge_ && host_.valid() && guard) {
-        if (auto r = bridge::remove_if_unused(host_, request_.bridge); !r)
+        std::vector<Cidr> subnets;
+        if (has_ipam4_) subnets.push_back(request_.subnet);
+        if (has_ipam6_) subnets.push_back(request_.subnet6);
+        auto r = bridge::remove_if_unused(host_, request_.bridge);
+        if (r) r = bridge::release_gateways(host_, request_.bridge, request_.state_root, subnets, owner_.id);
+        if (!r)
           kLog.warn("bridge delete: " + r.error().message());
         else
           journal_remove(bridge::kJournalKind, request_.bridge);

@@ -2,8 +2,9 @@
 //
 // attach() order, each object journaled before it is created:
 //   IPAM lease(s) -> bridge (if missing) -> veth pair (peer born in the sandbox netns as eth0,
-//   host end enslaved, bridge MTU) -> eth0 addresses, up, lo up, default route(s) -> NAT table
-//   (nft_nat.h, owner flag) -> ip_forward reference -> published ports.
+//   host end enslaved, bridge MTU, hairpin) -> eth0 addresses, up, lo up, default route(s) -> NAT
+//   and isolation tables (nft_nat.h, owner flag) -> accept rules in foreign drop-policy forward
+//   chains (nft_forward.h) -> ip_forward reference -> published ports.
 // A failure at any step rolls back what was done (detach) and returns an Error naming the step.
 // detach() undoes everything in reverse, is idempotent and never touches the sandbox netns (it
 // may be gone already): deleting the host veth end removes the peer.
@@ -21,6 +22,7 @@
 #include "core/base/unique_fd.h"
 #include "net/backend.h"
 #include "net/kernel/netlink.h"
+#include "net/kernel/nft_forward.h"
 #include "net/kernel/nft_nat.h"
 #include "net/owner.h"
 
@@ -65,10 +67,12 @@ class KernelBackend final : public NetBackend {
   std::optional<IpAddress> address4_, address6_;
   nft::NatTable nat_;
   std::vector<PortMapping> ports_;
+  std::vector<nft::ForeignRule> foreign_rules_;
+  bool foreign_known_ = false;  // foreign_rules_ is complete (else detach searches by comment)
   bool route_localnet_ = false;
   // What exists (or may exist) and must be undone, set when journaled.
   bool has_ipam4_ = false, has_ipam6_ = false, has_bridge_ = false, has_veth_ = false,
-       has_nat_ = false, has_forward_ = false, has_ports_ = false;
+       has_nat_ = false, has_forward_ = false, has_ports_ = false, has_foreign_ = false;
 };
 
 }  // namespace nucleus::net::kernel

@@ -1,6 +1,7 @@
 #include "net/kernel/link.h"
 
 #include <linux/if.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <netlink/addr.h>
 #include <netlink/attr.h>
@@ -151,6 +152,25 @@ Result<void> set_link_up(NetlinkSocket& sock, int index) {
   if (!changes) return make_error(ENOMEM, "link up");
   rtnl_link_set_flags(changes.get(), IFF_UP);
   return change(sock, index, changes.get(), "link up");
+}
+
+Result<void> set_bridge_port_hairpin(NetlinkSocket& sock, int index) {
+  // Built by hand: libnl's bridge helpers only send IFLA_PROTINFO when the whole link object is of
+  // the AF_BRIDGE family, which rtnl_link_change() does not produce for a veth.
+  std::unique_ptr<nl_msg, void (*)(nl_msg*)> msg(nlmsg_alloc_simple(RTM_SETLINK, 0), nlmsg_free);
+  if (!msg) return make_error(ENOMEM, "bridge port hairpin");
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_BRIDGE;
+  ifi.ifi_index = index;
+  if (nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0)
+    return make_error(ENOMEM, "bridge port hairpin");
+  nlattr* protinfo = nla_nest_start(msg.get(), IFLA_PROTINFO | NLA_F_NESTED);
+  if (protinfo == nullptr || nla_put_u8(msg.get(), IFLA_BRPORT_MODE, 1) < 0)
+    return make_error(ENOMEM, "bridge port hairpin");
+  nla_nest_end(msg.get(), protinfo);
+  if (int err = nl_send_sync(sock.get(), msg.release()); err < 0)
+    return std::unexpected(nl_error(err, "bridge port hairpin", "ifindex " + std::to_string(index)));
+  return {};
 }
 
 Result<void> set_link_mtu(NetlinkSocket& sock, int index, unsigned mtu) {

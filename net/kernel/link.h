@@ -47,6 +47,10 @@ struct VethSpec {
 [[nodiscard]] Result<int> create_veth(NetlinkSocket& sock, const VethSpec& spec);
 
 [[nodiscard]] Result<void> set_link_up(NetlinkSocket& sock, int index);
+// Hairpin mode on bridge port `index` (IFLA_BRPORT_MODE): a frame may leave by the port it came
+// in. With br_netfilter the bridge DNATs a sandbox's packet to its own published port and then
+// bridges it back out of the sandbox's own port, which the bridge refuses without this.
+[[nodiscard]] Result<void> set_bridge_port_hairpin(NetlinkSocket& sock, int index);
 [[nodiscard]] Result<void> set_link_mtu(NetlinkSocket& sock, int index, unsigned mtu);
 [[nodiscard]] Result<void> set_link_master(NetlinkSocket& sock, int index, int master);
 [[nodiscard]] Result<void> rename_link(NetlinkSocket& sock, int index, std::string_view name);

@@ -21,6 +21,9 @@ namespace nucleus::net::nft {
 
 // Journal kind for inserted rules; key journal_key(), attrs to_json(); undo: delete_foreign_rule().
 inline constexpr std::string_view kForwardRuleJournalKind = "nft-rule";
+// Journal kind recorded BEFORE allow_bridge_forwarding() (handles are not known yet); key = the
+// sandbox id; undo: delete_rules_tagged(key).
+inline constexpr std::string_view kForwardTagJournalKind = "nft-forward";
 
 struct ForeignRule {
   uint32_t family = 0;  // NFPROTO_IPV4 / NFPROTO_IPV6 / NFPROTO_INET

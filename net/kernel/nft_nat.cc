@@ -1,9 +1,11 @@
 #include "net/kernel/nft_nat.h"
 
 #include <arpa/inet.h>
+#include <net/ethernet.h>
 #include <netinet/in.h>
 // clang-format off
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter_bridge.h>
 #include <linux/rtnetlink.h>
 // clang-format on
 
@@ -141,6 +143,13 @@ void add_static_rules(Batch& batch, const NatTableSpec& spec, const std::string&
       r.match_iifname(br).match_nfproto(nfp).match_addr(true, a).verdict(NF_ACCEPT);
       put(batch, r, table, "forward accept from " + a.to_string());
     }
+    {  // forward: from another sandbox on the bridge (directly or via a published port of ours)
+      // The sandbox's own hairpinned traffic was accepted just above (source is itself).
+      RuleBuilder r(kFamily, table, "forward");
+      r.match_iifname(br).match_oifname(br).match_nfproto(nfp).match_addr(false, a).counter();
+      r.verdict(NF_DROP);
+      put(batch, r, table, "forward drop bridge peers to " + a.to_string());
+    }
     {  // forward: published ports
       RuleBuilder r(kFamily, table, "forward");
       r.match_oifname(br).match_nfproto(nfp).match_addr(false, a).match_ct_status(IPS_DST_NAT);
@@ -179,6 +188,39 @@ void add_chains(Batch& batch, const std::string& table) {
   put(batch, r, table, "forward accept established,related");
 }
 
+// The layer-2 half of the isolation (see nft_nat.h): bridge family, forward hook only.
+void add_bridge_isolation(Batch& batch, const NatTableSpec& spec, const std::string& table) {
+  const std::string& port = spec.veth;
+  BaseChain base{"filter", NF_BR_FORWARD, 0, NF_ACCEPT};
+  ChainPtr chain = make_chain(NFPROTO_BRIDGE, table, "isolate", &base);
+  batch.add(chain.get(), NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL,
+            "chain isolate in table bridge " + table);
+  auto label = [&](const std::string& what) { return "rule '" + what + "' in table bridge " + table; };
+  // Hairpin: the sandbox's own unicast IP packets coming back to it (a DNATed connection to its
+  // own published port). Multicast reflections (ARP, IPv6 DAD probes) are not let back.
+  for (const auto& a : {spec.address4, spec.address6}) {
+    if (!a) continue;
+    uint16_t ethertype = htons(a->is_v4() ? ETHERTYPE_IP : ETHERTYPE_IPV6);
+    RuleBuilder r(NFPROTO_BRIDGE, table, "isolate");
+    r.match_iifname(port).match_oifname(port);
+    r.meta(NFT_META_PROTOCOL).cmp(NFT_CMP_EQ, &ethertype, sizeof ethertype);
+    r.match_addr(false, *a).verdict(NF_ACCEPT);
+    batch.add(r.get(), NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+              label("hairpin to " + a->to_string()));
+  }
+  for (bool from : {true, false}) {
+    RuleBuilder r(NFPROTO_BRIDGE, table, "isolate");
+    if (from) {
+      r.match_iifname(port);
+    } else {
+      r.match_oifname(port);
+    }
+    r.counter().verdict(NF_DROP);
+    batch.add(r.get(), NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+              label(std::string(from ? "drop bridged from " : "drop bridged to ") + port));
+  }
+}
+
 void flush_chain(Batch& batch, const std::string& table, const char* chain) {
   RulePtr r(nftnl_rule_alloc());
   nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, kFamily);
@@ -195,6 +237,11 @@ Result<void> build_and_commit(NftSocket& sock, const NatTableSpec& spec, const s
   add_chains(batch, name);
   add_static_rules(batch, spec, name);
   TRY(add_ports(batch, spec, name, spec.ports));
+  if (!spec.veth.empty()) {
+    TablePtr bt = make_table(NFPROTO_BRIDGE, name, table_flags);
+    batch.add(bt.get(), NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, "table bridge " + name);
+    add_bridge_isolation(batch, spec, name);
+  }
   return sock.commit(batch);
 }
 
@@ -260,18 +307,27 @@ void NatTable::destroy() noexcept {
   Batch batch;
   TablePtr t = make_table(kFamily, name_);
   batch.add(t.get(), NFT_MSG_DELTABLE, 0, "delete table inet " + name_);
+  if (!spec_.veth.empty()) {
+    TablePtr bt = make_table(NFPROTO_BRIDGE, name_);
+    batch.add(bt.get(), NFT_MSG_DELTABLE, 0, "delete table bridge " + name_);
+  }
   (void)socket_.commit(batch);  // closing the socket removes an owner table anyway
   socket_.close();
 }
 
 Result<void> delete_nat_table(std::string_view name, int netns_fd) {
   ASSIGN_OR_RETURN(NftSocket sock, NftSocket::open_in(netns_fd));
-  Batch batch;
-  TablePtr t = make_table(kFamily, name);
-  batch.add(t.get(), NFT_MSG_DELTABLE, 0, "delete table inet " + std::string(name));
-  auto r = sock.commit(batch);
-  if (!r && r.error().code == ENOENT) return {};
-  return r;
+  // One batch per family: either table may be missing (never created, or gone with its owner).
+  for (uint32_t family : {kFamily, static_cast<uint32_t>(NFPROTO_BRIDGE)}) {
+    Batch batch;
+    TablePtr t = make_table(family, name);
+    batch.add(t.get(), NFT_MSG_DELTABLE, 0,
+              std::string("delete table ") + (family == kFamily ? "inet " : "bridge ") +
+                  std::string(name));
+    auto r = sock.commit(batch);
+    if (!r && r.error().code != ENOENT) return r;
+  }
+  return {};
 }
 
 }  // namespace nucleus::net::nft

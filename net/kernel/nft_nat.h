@@ -5,6 +5,20 @@
 // output for locally generated traffic, incl. 127.0.0.1 via route_localnet); hairpin masquerade;
 // and a forward chain accepting the sandbox's flows. Every change is one atomic batch.
 //
+// Isolation (a decision, not an accident): sandboxes are untrusted agents, so two sandboxes on the
+// same bridge never reach each other -- not directly, and not through each other's published ports
+// (that would only be a detour around the isolation). Each one still reaches the gateway and the
+// host, upstream, and its own published ports (hairpin). It holds whether br_netfilter is loaded
+// or not, because two layers cover the two paths a packet between sandboxes can take:
+//   - bridged (layer 2): a bridge-family table of the same name drops every frame the bridge would
+//     forward from or to the sandbox's port, except the sandbox's own IP traffic hairpinned back
+//     to it. Bridge port isolation (IFLA_BRPORT_ISOLATED) is not used: it also blocks that
+//     hairpin, which br_netfilter turns a DNATed packet to our own published port into.
+//   - routed via the host (layer 3, and bridged IP when br_netfilter hands it to the IP hooks):
+//     the inet forward chain drops bridge-to-bridge traffic to the sandbox from any other source.
+// Host-originated traffic and routed traffic leave through the bridge device (bridge output hook,
+// not forward), so the host and published ports are unaffected.
+//
 // The table is created with NFT_TABLE_F_OWNER: the kernel deletes it when the owning netlink
 // socket closes, i.e. when the supervising nucleus process dies, so a crashed supervisor leaves no
 // NAT behind. NatTable therefore owns that socket; while it lives, only it may modify the table.
@@ -31,6 +45,8 @@ inline constexpr std::string_view kNatJournalKind = "nft-table";
 struct NatTableSpec {
   std::string sandbox_id;
   std::string bridge;                    // host bridge the sandbox veth is enslaved to
+  std::string veth;                      // host end of the sandbox's veth (bridge port); empty =
+                                         // no layer-2 isolation table (unit tests of NAT alone)
   std::optional<IpAddress> address4;     // sandbox's IPv4 address
   std::optional<IpAddress> address6;     // sandbox's IPv6 address (only when IPv6 is enabled)
   std::optional<Cidr> subnet4;           // bridge subnets: masquerade source match
@@ -75,7 +91,7 @@ class NatTable {
 // characters; ids longer than that are shortened with a hash suffix so names stay unique.
 [[nodiscard]] std::string nat_table_name(std::string_view sandbox_id);
 
-// Deletes inet table `name` in the calling thread's netns (or netns_fd when >= 0). Succeeds when
+// Deletes inet table `name` (and the bridge table of the same name) in the calling thread's netns (or netns_fd when >= 0). Succeeds when
 // the table does not exist. Fails with EPERM when a live process still owns it (owner flag).
 // This is the undo for journal kind kNatJournalKind.
 [[nodiscard]] Result<void> delete_nat_table(std::string_view name, int netns_fd = -1);

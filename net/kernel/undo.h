@@ -16,7 +16,7 @@ namespace nucleus::net::kernel {
 inline constexpr std::string_view kVethJournalKind = "veth";
 
 // True when `kind` is one undo_journal_entry handles ("ipam", "ip-forward", "veth", "bridge",
-// "nft-table", "port-lease").
+// "nft-table", "nft-forward", "nft-rule", "port-lease").
 [[nodiscard]] bool handles_journal_kind(std::string_view kind);
 
 // Dispatches on entry.kind. An unknown kind is an error (EINVAL) so gc can report it.

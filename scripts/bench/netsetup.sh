@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Bridge networking cost, everything inside throwaway namespaces:
+#  1. start-to-exit median of `nucleus run --network bridge -- /bin/true` against `--network none`
+#     in the same hyperfine run (target: bridge adds < 3 ms);
+#  2. iperf3 TCP throughput sandbox -> upstream (through bridge, veth, NAT) against a plain veth
+#     pair between two namespaces (target: >= 0.95 of plain veth).
+# Usage: scripts/bench/netsetup.sh [RUNS] [IPERF_SECONDS]   (default 50 and 5; root, hyperfine, iperf3)
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-50}
+SECS=${2:-5}
+UP_NS=${BENCH_NS}u
+A_NS=${BENCH_NS}a
+B_NS=${BENCH_NS}b
+bench_setup_ns
+cleanup_all() {
+  if [[ -n ${SBX_PID:-} ]]; then kill "$SBX_PID" 2>/dev/null || true; wait "$SBX_PID" 2>/dev/null || true; fi
+  for ns in "$UP_NS" "$A_NS" "$B_NS"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  bench_cleanup || true
+}
+trap cleanup_all EXIT
+BENCH_STATE=$(mktemp -d /tmp/nucleus-bench-XXXXXX)
+OUT=$(mktemp /tmp/nucleus-netsetup-XXXXXX.json)
+
+# host (the bench ns) <-> upstream, as in the tests: 198.51.100.1 / 198.51.100.2, upstream
+# services on 203.0.113.10.
+ip netns add "$UP_NS"
+ip -n "$UP_NS" link set lo up
+ip -n "$BENCH_NS" link add uplink type veth peer name downlink netns "$UP_NS"
+ip -n "$BENCH_NS" addr add 198.51.100.1/24 dev uplink
+ip -n "$UP_NS" addr add 198.51.100.2/24 dev downlink
+ip -n "$UP_NS" addr add 203.0.113.10/32 dev lo
+ip -n "$BENCH_NS" link set uplink up
+ip -n "$UP_NS" link set downlink up
+ip -n "$BENCH_NS" route add default via 198.51.100.2
+
+# nsenter, not `ip netns exec`: the latter remounts /sys, hiding cgroups from nucleus (a
+# different, cheaper code path than a real host's).
+in_ns() { echo "nsenter --net=/run/netns/$BENCH_NS $*"; }
+run_args="--root $BENCH_STATE run"
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$OUT" \
+  -n none "$(in_ns "$NUCLEUS" $run_args --network none -- /bin/true)" \
+  -n bridge "$(in_ns "$NUCLEUS" $run_args --network bridge --dns 198.51.100.2 -- /bin/true)" \
+  >/dev/null
+# Warm: another sandbox keeps the bridge up (the common case on a busy host), so each run pays for
+# its veth, addresses, tables and leases but not for creating and deleting the bridge.
+nsenter --net=/run/netns/"$BENCH_NS" "$NUCLEUS" --root "$BENCH_STATE" run --network bridge \
+  --dns 198.51.100.2 -- sleep 3600 </dev/null >/dev/null 2>&1 &
+SBX_PID=$!
+for _ in $(seq 100); do ip -n "$BENCH_NS" link show nucleus0 >/dev/null 2>&1 && break; sleep 0.05; done
+OUT2=$(mktemp /tmp/nucleus-netsetup-XXXXXX.json)
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$OUT2" \
+  -n bridge-warm "$(in_ns "$NUCLEUS" $run_args --network bridge --dns 198.51.100.2 -- /bin/true)" \
+  >/dev/null
+
+# Throughput. Plain veth pair between two fresh namespaces:
+ip netns add "$A_NS"
+ip netns add "$B_NS"
+ip -n "$A_NS" link add v0 type veth peer name v1 netns "$B_NS"
+ip -n "$A_NS" addr add 192.0.2.1/24 dev v0
+ip -n "$B_NS" addr add 192.0.2.2/24 dev v1
+ip -n "$A_NS" link set v0 up
+ip -n "$B_NS" link set v1 up
+ip -n "$B_NS" link set lo up
+ip netns exec "$B_NS" iperf3 -s -D -B 192.0.2.2 >/dev/null
+ip netns exec "$UP_NS" iperf3 -s -D -B 203.0.113.10 >/dev/null
+sleep 0.5  # iperf3 -D returns before it listens; nothing to poll without a client
+plain=$(ip netns exec "$A_NS" iperf3 -c 192.0.2.2 -t "$SECS" -J | python3 -c \
+  'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
+sandbox=$(nsenter --net=/run/netns/"$BENCH_NS" "$NUCLEUS" --root "$BENCH_STATE" run --network bridge \
+  --dns 198.51.100.2 -- iperf3 -c 203.0.113.10 -t "$SECS" -J | python3 -c \
+  'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
+
+python3 - "$OUT" "$plain" "$sandbox" "$OUT2" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+r.update({x["command"]: x for x in json.load(open(sys.argv[4]))["results"]})
+none, bridge, warm = r["none"]["median"], r["bridge"]["median"], r["bridge-warm"]["median"]
+plain, sbx = float(sys.argv[2]), float(sys.argv[3])
+print(f"start-to-exit median: none {none*1000:.2f} ms, bridge {bridge*1000:.2f} ms "
+      f"(adds {(bridge-none)*1000:.2f} ms, ratio {bridge/none:.2f}), bridge with the bridge kept "
+      f"up by another sandbox {warm*1000:.2f} ms (adds {(warm-none)*1000:.2f} ms, ratio {warm/none:.2f})")
+print(f"iperf3 tcp: plain veth {plain/1e9:.2f} Gbit/s, sandbox->upstream {sbx/1e9:.2f} Gbit/s, "
+      f"ratio {sbx/plain:.3f}")
+PY
+rm -f "$OUT" "$OUT2"
