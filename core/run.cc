@@ -291,10 +291,12 @@ class SandboxRun {
     egress_.reset();
     if (network_) network_->detach();
     network_.reset();
+    mark("  network teardown");
     if (cgroup_) {
       if (auto r = cgroup_->destroy(); !r) kLog.warn("cgroup: " + r.error().message());
       cgroup_.reset();
     }
+    mark("  cgroup teardown");
     bool keep_state = false;
     if (stage_) keep_state = !finish_workspace();
     stage_.reset();  // teardown runs again from the destructor: never sync twice

@@ -247,8 +247,8 @@ TEST_F(KernelBackendTest, TwoSandboxesShareTheBridgeUntilTheLastLeaves) {
   });
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(ip_json(net_.host(), "link show master nucleus0").size(), 2u);
-  // Both reach the gateway over the shared bridge. (Sandbox-to-sandbox traffic is left to the NAT
-  // table's forward policy, which is not this module's.)
+  // Both reach the gateway over the shared bridge. (That they never reach each other is tested end
+  // to end in bridge_run_test.cc, with and without br_netfilter.)
   UniqueFd listener = listen_in(net_.host(), "10.0.42.1", 9000);
   EXPECT_TRUE(connects(sbx_.name(), "10.0.42.1", 9000));
   EXPECT_TRUE(connects(second.name(), "10.0.42.1", 9000));
