@@ -60,13 +60,10 @@ bool has_flag(const std::string& flag, const std::string& subcommand = "run") {
 class HardeningTest : public SandboxTest {
  protected:
   std::vector<std::string> argv_for(const std::vector<std::string>& args) const {
-    std::vector<std::string> full = enter_netns(net_->host());
-    full.insert(full.end(), {nucleus_binary(), "--root", state_root_});
-    full.insert(full.end(), args.begin(), args.end());
-    return full;
+    return nucleus_argv(args);
   }
   CommandResult nuc(const std::vector<std::string>& args, std::chrono::milliseconds t = 90s) {
-    return run(argv_for(args), t);
+    return nucleus(args, t);
   }
   // `nucleus run FLAGS -v probe:/probe:ro -- /probe PROBE_ARGS`, parsed.
   json probe(std::vector<std::string> flags, const std::vector<std::string>& probe_args = {},

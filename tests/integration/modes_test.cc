@@ -51,13 +51,10 @@ class ModesTest : public SandboxTest {
   }
 
   std::vector<std::string> argv_for(const std::vector<std::string>& args) const {
-    std::vector<std::string> full = enter_netns(net_->host());
-    full.insert(full.end(), {nucleus_binary(), "--root", state_root_});
-    full.insert(full.end(), args.begin(), args.end());
-    return full;
+    return nucleus_argv(args);
   }
   CommandResult nuc(const std::vector<std::string>& args, std::chrono::milliseconds t = 90s) {
-    return run(argv_for(args), t);
+    return nucleus(args, t);
   }
   // `nucleus run --service-mode MODE FLAGS -- CMD...`
   CommandResult in_mode(const std::string& mode, std::vector<std::string> flags,
