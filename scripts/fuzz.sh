@@ -46,7 +46,12 @@ export FUZZ_BIN SECONDS_EACH SEED
 
 echo "== fuzz: ${#targets[@]} targets, ${SECONDS_EACH}s each, $JOBS at a time"
 status=0
-printf '%s\n' "${targets[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one {}' || status=1
+RESULTS=$(mktemp)
+printf '%s\n' "${targets[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one {}' | tee "$RESULTS" || status=1
+passed=$(grep -c '^ok ' "$RESULTS" || true)
+failed=$(grep -c '^FAIL ' "$RESULTS" || true)
+rm -f "$RESULTS"
+echo "fuzz: $passed passed, $failed failed"
 if [[ $status -ne 0 ]]; then
   echo "fuzz: failures; reproduce with $FUZZ_BIN/TARGET $FUZZ_BIN/artifacts/crash-..." >&2
 fi
