@@ -67,14 +67,13 @@ Result<void> write_atomic(const std::string& path, std::string_view data, mode_t
 }
 
 Result<void> make_dirs(const std::string& path, mode_t mode) {
-  std::string partial;
-  for (size_t pos = 0; pos != std::string::npos;) {
-    pos = path.find('/', pos + 1);
-    partial = path.substr(0, pos);
-    if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
-      return errno_error("mkdir " + partial);
-  }
+  // Leaf first: usually only the last component is missing, and each mkdir of an existing
+  // parent is a wasted syscall on the start path of every sandbox.
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return {};
+  if (errno != ENOENT) return errno_error("mkdir " + path);
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) TRY(make_dirs(path.substr(0, slash), mode));
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return errno_error("mkdir " + path);
   return {};
 }
 

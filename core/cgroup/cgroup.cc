@@ -191,8 +191,11 @@ Result<Cgroup> Cgroup::create(std::string_view id, const Limits& limits, const C
 
   if (cg.version_ == Version::kV2) TRY(v2_enable_controllers(config));
   for (const auto& path : cg.paths_) {
-    std::string parent = path.substr(0, path.rfind('/'));
-    TRY(fs::make_dirs(parent));
+    // The parent normally exists: try the leaf first and walk the tree only when it does not
+    // (every syscall here is on the start path of every sandbox).
+    if (::mkdir(path.c_str(), 0755) == 0) continue;
+    if (errno != ENOENT) return errno_error("mkdir " + path);
+    TRY(fs::make_dirs(path.substr(0, path.rfind('/'))));
     if (::mkdir(path.c_str(), 0755) != 0) return errno_error("mkdir " + path);
   }
   if (cg.version_ == Version::kV2) {
