@@ -177,6 +177,20 @@ TEST_F(SandboxTest, SandboxDiesWithNucleusAndGcCleansUp) {
   EXPECT_TRUE(leftover_sandboxes().empty());
 }
 
+TEST_F(SandboxTest, DeleteRefusesARunningSandboxAndForceRemovesIt) {
+  Spawned run(nucleus_argv({"run", "--name", "doomed", "--", "sleep", "600"}));
+  ASSERT_TRUE(eventually([&] {
+    return nucleus({"state", "doomed", "--format", "json"}).out.find("\"running\"") != std::string::npos;
+  }));
+  auto refused = nucleus({"delete", "doomed"});
+  EXPECT_EQ(refused.status, 125);
+  EXPECT_NE(refused.err.find("still running"), std::string::npos) << refused.err;
+  EXPECT_EQ(nucleus({"delete", "-f", "doomed"}).status, 0);
+  EXPECT_EQ(run.wait(std::chrono::seconds(20)).status, 128 + SIGKILL);
+  EXPECT_TRUE(leftover_sandboxes().empty());
+  EXPECT_NE(nucleus({"delete", "doomed"}).status, 0);  // gone: nothing to delete
+}
+
 TEST_F(SandboxTest, DuplicateNameIsRefused) {
   Spawned first(nucleus_argv({"run", "--name", "twin", "--", "sleep", "600"}));
   ASSERT_TRUE(eventually([&] { return std::filesystem::exists(state_root_ + "/sandboxes/twin"); }));
