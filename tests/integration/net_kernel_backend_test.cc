@@ -21,57 +21,17 @@
 #include "net/kernel/sysctl.h"
 #include "net/kernel/undo.h"
 #include "tests/support/netns.h"
+#include "tests/support/netns_helpers.h"
 
 namespace nucleus::net::kernel {
 namespace {
 
 using nucleus::testing::TestNetwork;
+using nucleus::testing::in_netns;
+using nucleus::testing::ip_json;
 
 IpAddress ip(std::string_view text) { return *IpAddress::parse(text); }
 Cidr cidr(std::string_view text) { return *Cidr::parse(text); }
-
-template <typename Body>
-void in_netns(const std::string& ns, Body body) {
-  auto fd = fs::open_fd("/run/netns/" + ns, O_RDONLY);
-  ASSERT_TRUE(fd) << fd.error().message();
-  std::thread t([&] {
-    ASSERT_EQ(setns(fd->get(), CLONE_NEWNET), 0);
-    body();
-  });
-  t.join();
-}
-
-class SandboxNs {
- public:
-  explicit SandboxNs(std::string name) : name_(std::move(name)) {
-    ok_ = nucleus::testing::sh("ip netns add " + name_).status == 0;
-    if (ok_) {
-      auto fd = fs::open_fd("/run/netns/" + name_, O_RDONLY);
-      if (fd) fd_ = std::move(*fd);
-    }
-  }
-  ~SandboxNs() { remove(); }
-  void remove() {
-    fd_.reset();
-    nucleus::testing::sh("ip netns del " + name_ + " 2>/dev/null");
-  }
-  bool ok() const { return ok_ && fd_.valid(); }
-  int fd() const { return fd_.get(); }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  UniqueFd fd_;
-  bool ok_ = false;
-};
-
-nlohmann::json ip_json(const std::string& ns, const std::string& args) {
-  auto r = nucleus::testing::sh("ip -n " + ns + " -j " + args);
-  EXPECT_EQ(r.status, 0) << r.err;
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out;
-  return j;
-}
 
 // Everything the issue says must be exactly as before once a sandbox is gone.
 std::string host_snapshot(const TestNetwork& net) {
@@ -155,7 +115,7 @@ class KernelBackendTest : public ::testing::Test {
     r.subnet6 = cidr("fd00:42::/64");
     return r;
   }
-  SandboxHandles handles(const SandboxNs& ns) { return {getpid(), ns.fd(), &journal_}; }
+  SandboxHandles handles(const nucleus::testing::NamedNetns& ns) { return {getpid(), ns.fd(), &journal_}; }
   std::vector<JournalEntry> pending() {
     auto p = Journal::pending(root_ + "/journal");
     EXPECT_TRUE(p);
@@ -163,7 +123,7 @@ class KernelBackendTest : public ::testing::Test {
   }
 
   TestNetwork net_;
-  SandboxNs sbx_{net_.host() + "a"};
+  nucleus::testing::NamedNetns sbx_{net_.host() + "a"};
   std::string root_;
   Journal journal_;
   std::string before_;
@@ -233,7 +193,7 @@ TEST_F(KernelBackendTest, AttachGivesConnectivityNatAndPortsAndDetachRestoresHos
 }
 
 TEST_F(KernelBackendTest, TwoSandboxesShareTheBridgeUntilTheLastLeaves) {
-  SandboxNs second(net_.host() + "b");
+  nucleus::testing::NamedNetns second(net_.host() + "b");
   ASSERT_TRUE(second.ok());
   KernelBackend a, b;
   in_netns(net_.host(), [&] {
@@ -305,7 +265,7 @@ TEST_F(KernelBackendTest, PublishedPortAlreadyBoundIsAClearError) {
 }
 
 TEST_F(KernelBackendTest, TwoSandboxesCannotPublishTheSameHostPort) {
-  SandboxNs second(net_.host() + "b");
+  nucleus::testing::NamedNetns second(net_.host() + "b");
   ASSERT_TRUE(second.ok());
   KernelBackend a, b;
   in_netns(net_.host(), [&] {

@@ -22,55 +22,16 @@
 #include "net/kernel/netlink.h"
 #include "net/kernel/sysctl.h"
 #include "tests/support/netns.h"
+#include "tests/support/netns_helpers.h"
 
 namespace nucleus::net::kernel {
 namespace {
 
 using nucleus::testing::TestNetwork;
+using nucleus::testing::in_netns;
+using nucleus::testing::ip_json;
 
 IpAddress ip(std::string_view text) { return *IpAddress::parse(text); }
-
-// Runs body on a thread inside namespace `ns` (so this process's main thread never moves).
-template <typename Body>
-void in_netns(const std::string& ns, Body body) {
-  auto fd = fs::open_fd("/run/netns/" + ns, O_RDONLY);
-  ASSERT_TRUE(fd) << fd.error().message();
-  std::thread t([&] {
-    ASSERT_EQ(setns(fd->get(), CLONE_NEWNET), 0);
-    body();
-  });
-  t.join();
-}
-
-// A second throwaway namespace playing the sandbox; deleted even when the test fails.
-class SandboxNs {
- public:
-  explicit SandboxNs(std::string name) : name_(std::move(name)) {
-    ok_ = nucleus::testing::sh("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up")
-              .status == 0;
-    if (ok_) {
-      auto fd = fs::open_fd("/run/netns/" + name_, O_RDONLY);
-      if (fd) fd_ = std::move(*fd);
-    }
-  }
-  ~SandboxNs() { nucleus::testing::sh("ip netns del " + name_ + " 2>/dev/null"); }
-  bool ok() const { return ok_ && fd_.valid(); }
-  int fd() const { return fd_.get(); }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  UniqueFd fd_;
-  bool ok_ = false;
-};
-
-nlohmann::json ip_json(const std::string& ns, const std::string& args) {
-  auto r = nucleus::testing::sh("ip -n " + ns + " -j " + args);
-  EXPECT_EQ(r.status, 0) << r.err;
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r.out;
-  return j;
-}
 
 bool has_flag(const nlohmann::json& link, const std::string& flag) {
   for (const auto& f : link["flags"])
@@ -126,7 +87,7 @@ class NetlinkTest : public ::testing::Test {
     ASSERT_TRUE(sbx_.ok());
   }
   TestNetwork net_;
-  SandboxNs sbx_{net_.host() + "s"};
+  nucleus::testing::NamedNetns sbx_{net_.host() + "s"};
 };
 
 TEST_F(NetlinkTest, BridgeVethAddressesRoutesInTwoNamespaces) {
