@@ -32,6 +32,9 @@ Result<net::NetAttachment> SandboxNetwork::attach(const ValidSpec& spec, pid_t p
 }
 
 void SandboxNetwork::detach() noexcept {
+  // Our last reference to the sandbox netns goes first: once the sandbox has exited, the kernel
+  // can then destroy the netns and the veth with it, and the backend need not delete it.
+  netns_.reset();
   if (backend_) backend_->detach();
   backend_.reset();
 }

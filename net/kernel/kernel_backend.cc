@@ -1,9 +1,14 @@
 #include "net/kernel/kernel_backend.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "core/base/fs.h"
 #include "core/base/log.h"
@@ -38,6 +43,18 @@ Error at_step(std::string_view step, Error e) {
 
 bool is_v4_loopback(const std::optional<IpAddress>& ip) {
   return ip && ip->is_v4() && ip->bytes[0] == 127;
+}
+
+// A previous sandbox of the same name leaves its host veth to the kernel, which removes it a few
+// milliseconds after that sandbox's netns dies: wait for it (bounded) rather than fail the re-run.
+Result<void> wait_link_gone(NetlinkSocket& sock, const std::string& name) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<LinkInfo> link, find_link(sock, name));
+    if (!link) return {};
+    if (std::chrono::steady_clock::now() >= deadline) return {};  // the retry reports EEXIST
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace
@@ -83,6 +100,11 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
     host_netns_ = std::move(*ns);
   }
   if (handles.netns_fd < 0) return fail("network setup", "no sandbox network namespace");
+  if (handles.pid > 0) {
+    // Optional: without it detach always deletes the veth synchronously.
+    long fd = ::syscall(SYS_pidfd_open, handles.pid, 0);  // pidfds are always close-on-exec
+    if (fd >= 0) sandbox_pidfd_ = UniqueFd(static_cast<int>(fd));
+  }
   STEP("subnet", ipam::check_subnet(request.subnet));
   if (request.ipv6) STEP("subnet6", ipam::check_subnet(request.subnet6));
   ASSIGN_OR_RETURN(owner_, Owner::self(request.sandbox_id));
@@ -140,7 +162,12 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
     has_veth_ = true;
     // The peer is created directly inside the sandbox netns under its final name: no rename, no
     // move, and it is never visible on the host.
-    auto index = create_veth(host_, {veth_, "eth0", br->index, br->mtu, handles.netns_fd});
+    VethSpec veth{veth_, "eth0", br->index, br->mtu, handles.netns_fd};
+    auto index = create_veth(host_, veth);
+    if (!index && index.error().code == EEXIST) {
+      STEP("veth " + veth_, wait_link_gone(host_, veth_));
+      index = create_veth(host_, veth);
+    }
     if (!index) return std::unexpected(at_step("veth " + veth_, index.error()));
     STEP("veth accept_ra", disable_accept_ra(veth_));
     STEP("veth hairpin", set_bridge_port_hairpin(host_, *index));
@@ -329,14 +356,7 @@ void KernelBackend::detach_here() noexcept {
       }
       auto guard = bridge::lock(request_.state_root, request_.bridge);
       if (!guard) kLog.warn("bridge lock: " + guard.error().message());
-      if (has_veth_ && host_.valid()) {
-        // The peer goes with it, or already died with the sandbox netns.
-        if (auto r = delete_link(host_, veth_); !r)
-          kLog.warn("veth delete: " + r.error().message());
-        else
-          journal_remove(kVethJournalKind, veth_);
-        has_veth_ = false;
-      }
+      if (has_veth_ && host_.valid()) drop_veth(guard.has_value());
       if (has_bridge_ && host_.valid() && guard) {
         std::vector<Cidr> subnets;
         if (has_ipam4_) subnets.push_back(request_.subnet);
@@ -365,12 +385,52 @@ void KernelBackend::detach_here() noexcept {
       has_ipam4_ = false;
     }
     host_ = NetlinkSocket();
+    sandbox_pidfd_.reset();
     address4_.reset();
     address6_.reset();
     route_localnet_ = false;
   } catch (...) {
     // Nothing here throws by design (Result everywhere); a bad_alloc must not escape noexcept.
   }
+}
+
+bool KernelBackend::sandbox_gone() const noexcept {
+  if (!sandbox_pidfd_.valid()) return false;
+  pollfd p{sandbox_pidfd_.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+// Deleting a veth costs 20-30 ms of RCU grace periods in unregister_netdevice. When the sandbox is
+// gone (its init exited, so its PID namespace is empty and nothing of the sandbox holds its netns)
+// the kernel destroys the netns and removes eth0 and this host end with it, off our critical path.
+// We then only release the veth from the bridge, so the bridge's port count stays exact for the
+// next sandbox leaving. The last port keeps the synchronous delete: the bridge goes right after.
+void KernelBackend::drop_veth(bool bridge_locked) noexcept {
+  bool released = false;
+  if (bridge_locked && sandbox_gone()) {
+    auto link = find_link(host_, veth_);
+    auto bridge = find_link(host_, request_.bridge);
+    if (link && !*link) {
+      released = true;  // already gone with the sandbox netns
+    } else if (link && bridge && *bridge && (*link)->kind == "veth" &&
+               (*link)->master == (*bridge)->index) {
+      auto ports = bridge_port_count(host_, (*bridge)->index);
+      if (ports && *ports > 1) {
+        auto r = set_link_master(host_, (*link)->index, 0);
+        released = r.has_value();
+        if (!r) kLog.warn("veth release: " + r.error().message());
+      }
+    }
+  }
+  if (released) {
+    journal_remove(kVethJournalKind, veth_);
+  } else if (auto r = delete_link(host_, veth_); !r) {
+    // The peer goes with it, or already died with the sandbox netns.
+    kLog.warn("veth delete: " + r.error().message());
+  } else {
+    journal_remove(kVethJournalKind, veth_);
+  }
+  has_veth_ = false;
 }
 
 }  // namespace nucleus::net::kernel

@@ -7,7 +7,10 @@
 //   chains (nft_forward.h) -> ip_forward reference -> published ports.
 // A failure at any step rolls back what was done (detach) and returns an Error naming the step.
 // detach() undoes everything in reverse, is idempotent and never touches the sandbox netns (it
-// may be gone already): deleting the host veth end removes the peer.
+// may be gone already): deleting the host veth end removes the peer. Exception: when the sandbox
+// init (handles.pid) has exited and other ports keep the bridge, the veth is only released from
+// the bridge and left to the kernel, which removes it with the sandbox netns (no 20-30 ms
+// synchronous unregister); callers drop their own references to that netns before detach().
 //
 // Host-side objects are created in the calling thread's network namespace, which is the host's;
 // the sandbox side is reached through a netlink socket opened inside handles.netns_fd.
@@ -53,6 +56,9 @@ class KernelBackend final : public NetBackend {
                                                    const SandboxHandles& handles);
   [[nodiscard]] Result<void> configure_sandbox(int netns_fd);
   void detach_here() noexcept;
+  // Deletes or releases the host veth at detach; see the comment in the definition.
+  void drop_veth(bool bridge_locked) noexcept;
+  [[nodiscard]] bool sandbox_gone() const noexcept;
 
   // The namespace attach() ran in. detach() may be called from another thread (a destructor);
   // host-side undo (links, /proc/sys knobs, bridge lock) then runs on a thread that joined this
@@ -64,6 +70,9 @@ class KernelBackend final : public NetBackend {
   Owner owner_;
   NetlinkSocket host_;
   std::string veth_;
+  // The sandbox init (pidfd_open of handles.pid): once it has exited, its PID namespace is empty,
+  // so no process of the sandbox holds its netns any more.
+  UniqueFd sandbox_pidfd_;
   std::optional<IpAddress> address4_, address6_;
   nft::NatTable nat_;
   std::vector<PortMapping> ports_;

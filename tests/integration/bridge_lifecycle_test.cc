@@ -2,7 +2,11 @@
 // of the workload, SIGKILL of nucleus followed by `nucleus gc` -- and a setup failure at any step
 // rolls back and exits 125 naming the step. Every sandbox here uses IPv6, published ports and a
 // host whose forward policy is drop, so every kind of host object nucleus makes is exercised.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "tests/integration/bridge_support.h"
 
@@ -36,11 +40,11 @@ TEST_F(BridgeLifecycleTest, HostRestoredAfterNormalExit) {
   auto r = nucleus(bridge_args({"--ipv6", "-p", "8080:8080", "-p", "127.0.0.1:8082:8080"},
                                {"/bin/true"}));
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(snapshot(), before_);
+  EXPECT_EQ(snapshot_after_exit(before_), before_);
   ASSERT_TRUE(start_full("normal"));
   EXPECT_NE(snapshot(), before_);  // the snapshot does see a running sandbox
   EXPECT_EQ(stop_all(), std::vector<int>{0});
-  EXPECT_EQ(snapshot(), before_);
+  EXPECT_EQ(snapshot_after_exit(before_), before_);
 }
 
 TEST_F(BridgeLifecycleTest, HostRestoredAfterTheWorkloadIsKilled) {
@@ -51,7 +55,7 @@ TEST_F(BridgeLifecycleTest, HostRestoredAfterTheWorkloadIsKilled) {
   auto r = sandboxes_.front()->wait(std::chrono::seconds(30));
   sandboxes_.clear();
   EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
-  EXPECT_EQ(snapshot(), before_);
+  EXPECT_EQ(snapshot_after_exit(before_), before_);
 }
 
 TEST_F(BridgeLifecycleTest, HostRestoredAfterNucleusIsKilledAndGcRuns) {
@@ -67,7 +71,7 @@ TEST_F(BridgeLifecycleTest, HostRestoredAfterNucleusIsKilledAndGcRuns) {
   EXPECT_NE(snapshot(), before_);
   auto gc = nucleus({"gc"});
   EXPECT_EQ(gc.status, 0) << gc.err;
-  EXPECT_EQ(snapshot(), before_);
+  EXPECT_EQ(snapshot_after_exit(before_), before_);
 }
 
 // gc of a dead run on a bridge another sandbox still uses: the bridge stays, everything the dead
@@ -85,10 +89,10 @@ TEST_F(BridgeLifecycleTest, GcLeavesASharedBridgeAsTheOtherSandboxHadIt) {
   ASSERT_TRUE(eventually([&] { return kill(pid, 0) != 0; }));
   auto gc = nucleus({"gc"});
   EXPECT_EQ(gc.status, 0) << gc.err;
-  EXPECT_EQ(snapshot(), with_other);
+  EXPECT_EQ(snapshot_after_exit(with_other), with_other);
   EXPECT_EQ(probe_from_sandbox("10.0.42.8", "tcp", "203.0.113.10", 8080), "ok tcp-up");
   EXPECT_EQ(stop_all(), std::vector<int>{0});
-  EXPECT_EQ(snapshot(), before_);
+  EXPECT_EQ(snapshot_after_exit(before_), before_);
 }
 
 TEST_F(BridgeLifecycleTest, SetupFailureRollsBackAndExits125NamingTheStep) {
@@ -112,10 +116,59 @@ TEST_F(BridgeLifecycleTest, SetupFailureRollsBackAndExits125NamingTheStep) {
     auto r = nucleus(bridge_args(c.flags, {"/bin/true"}));
     EXPECT_EQ(r.status, 125) << c.step;
     EXPECT_NE(r.err.find(c.step), std::string::npos) << r.err;
-    EXPECT_EQ(snapshot(), with_agent) << c.step;
+    EXPECT_EQ(snapshot_after_exit(with_agent), with_agent) << c.step;
   }
   EXPECT_EQ(probe_from_sandbox("10.0.42.7", "tcp", "203.0.113.10", 8080), "ok tcp-up");  // intact
   EXPECT_EQ(stop_all(), std::vector<int>{0});
+}
+
+// A sandbox that leaves while another keeps the bridge up leaves its veth to the kernel, and that
+// veth's name comes from the sandbox name: the same --name run again at once must still start,
+// and neither run may leave anything behind.
+TEST_F(BridgeLifecycleTest, SameNameRunsBackToBackWhileAnotherSandboxKeepsTheBridge) {
+  ASSERT_TRUE(start_agent("keeper", "10.0.42.6", {}));
+  ASSERT_TRUE(settle_host_addresses(*net_));
+  std::string with_keeper = snapshot();
+  for (int run = 1; run <= 2; ++run) {
+    auto r = nucleus(bridge_args({"--name", "twice"}, {"/bin/true"}));
+    EXPECT_EQ(r.status, 0) << "run " << run << ": " << r.err;
+  }
+  EXPECT_EQ(snapshot_after_exit(with_keeper), with_keeper);
+  EXPECT_EQ(probe_from_sandbox("10.0.42.6", "tcp", "203.0.113.10", 8080), "ok tcp-up");
+  EXPECT_EQ(stop_all(), std::vector<int>{0});
+  EXPECT_EQ(snapshot_after_exit(before_), before_);
+}
+
+// The same, with the kernel slow to destroy the old sandbox's netns (here: we hold it open for a
+// moment), so the re-run does meet the old veth of the same name and must wait for it.
+TEST_F(BridgeLifecycleTest, SameNameRerunWaitsForTheVethTheKernelIsStillRemoving) {
+  ASSERT_TRUE(start_agent("keeper", "10.0.42.6", {}));
+  ASSERT_TRUE(start_agent("again", "10.0.42.5", {}));
+  pid_t pid = workload_pid("again");
+  ASSERT_GT(pid, 1);
+  int ns = ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(ns, 0);
+  sandboxes_.back()->signal(SIGTERM);
+  EXPECT_EQ(sandboxes_.back()->wait(std::chrono::seconds(30)).status, 0);
+  sandboxes_.pop_back();
+  // Our fd keeps the old netns alive, so its veth is still there, but out of the bridge.
+  auto count = [](const std::string& text) {
+    size_t n = 0;
+    for (size_t at = text.find(": nv"); at != std::string::npos; at = text.find(": nv", at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(net_->sh_host("ip -o link show type veth").out), 2u);
+  EXPECT_EQ(count(net_->sh_host("ip -o link show master nucleus0").out), 1u);
+  // Let the netns go while the re-run is starting (well within its bounded wait).
+  std::thread release([ns] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::close(ns);
+  });
+  auto r = nucleus(bridge_args({"--name", "again"}, {"/bin/true"}));
+  release.join();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(stop_all(), std::vector<int>{0});
+  EXPECT_EQ(snapshot_after_exit(before_), before_);
 }
 
 }  // namespace

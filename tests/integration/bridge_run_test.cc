@@ -16,7 +16,7 @@ TEST_F(BridgeTest, SandboxReachesUpstreamOverTcpAndUdp) {
                                     kAgent}));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "ok tcp-up\nok udp-up\n");
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot_after_exit(before), before);
 }
 
 // The isolation policy (net/kernel/nft_nat.h): sandboxes on one bridge never reach each other,
@@ -137,7 +137,7 @@ TEST_F(BridgeTest, PortAlreadyBoundOrPublishedIsExit125NamingThePort) {
   EXPECT_EQ(stop_all(), std::vector<int>{0});
   net_->sh_host("pkill -f 'agent.py host'");
   ASSERT_TRUE(eventually([&] { return probe_from_host("tcp", "127.0.0.1", 8080).substr(0, 4) == "fail"; }));
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot_after_exit(before), before);
 }
 
 TEST_F(BridgeTest, ForwardingWorksWhenTheHostForwardPolicyIsDrop) {
@@ -155,7 +155,7 @@ TEST_F(BridgeTest, ForwardingWorksWhenTheHostForwardPolicyIsDrop) {
   EXPECT_NE(net_->sh_host("nft list chain ip filter FORWARD").out.find("policy drop"),
             std::string::npos);
   EXPECT_EQ(stop_all(), std::vector<int>{0});
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot_after_exit(before), before);
 }
 
 TEST_F(BridgeTest, Ipv6DualStackMasqueradeAndPublishing) {
@@ -198,7 +198,7 @@ TEST_F(BridgeTest, BridgeSubnetAndStaticIpFlags) {
     EXPECT_NE(r.err.find("--subnet"), std::string::npos) << r.err;
   }
   EXPECT_EQ(stop_all(), std::vector<int>{0});
-  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(snapshot_after_exit(before), before);
 }
 
 }  // namespace

@@ -110,6 +110,14 @@ class BridgeTest : public SandboxTest {
   }
 
   [[nodiscard]] std::string snapshot() const { return host_snapshot(*net_, state_root_); }
+  // The host once a sandbox is gone. A sandbox that leaves while another keeps the bridge up
+  // leaves its veth to the kernel, which removes it with the sandbox's netns a few ms later: wait
+  // (bounded) for the host to equal `want`, then return a fresh snapshot, so a mismatch still
+  // shows the difference.
+  [[nodiscard]] std::string snapshot_after_exit(const std::string& want) const {
+    (void)eventually([&] { return snapshot() == want; });
+    return snapshot();
+  }
 
   // `run --network bridge --dns 198.51.100.2 EXTRA... -- CMD...`
   static std::vector<std::string> bridge_args(const std::vector<std::string>& extra,
