@@ -151,8 +151,9 @@ Result<std::vector<ForeignRule>> allow_bridge_forwarding(std::string_view sandbo
   return inserted;
 }
 
-Result<void> delete_foreign_rule(const ForeignRule& rule, int netns_fd) {
-  ASSIGN_OR_RETURN(NftSocket sock, NftSocket::open_in(netns_fd));
+namespace {
+// Deletes one rule by handle; a rule (or table, chain) that is already gone is not an error.
+Result<void> delete_by_handle(NftSocket& sock, const ForeignRule& rule) {
   RulePtr r(nftnl_rule_alloc());
   nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, rule.family);
   nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, rule.table.c_str());
@@ -164,23 +165,19 @@ Result<void> delete_foreign_rule(const ForeignRule& rule, int netns_fd) {
   if (!done && already_gone(done.error())) return {};
   return done;
 }
+}  // namespace
+
+Result<void> delete_foreign_rule(const ForeignRule& rule, int netns_fd) {
+  ASSIGN_OR_RETURN(NftSocket sock, NftSocket::open_in(netns_fd));
+  return delete_by_handle(sock, rule);
+}
 
 Result<void> delete_rules_tagged(std::string_view sandbox_id, int netns_fd) {
   ASSIGN_OR_RETURN(NftSocket sock, NftSocket::open_in(netns_fd));
   ASSIGN_OR_RETURN(std::vector<ForeignRule> chains, drop_chains(sock));
   for (const ForeignRule& c : chains) {
     ASSIGN_OR_RETURN(auto rules, tagged_rules(sock, c, tag(sandbox_id)));
-    for (const ForeignRule& rule : rules) {
-      RulePtr r(nftnl_rule_alloc());
-      nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, rule.family);
-      nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, rule.table.c_str());
-      nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, rule.chain.c_str());
-      nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, rule.handle);
-      Batch batch;
-      batch.add(r.get(), NFT_MSG_DELRULE, 0, "delete rule " + journal_key(rule));
-      auto done = sock.commit(batch);
-      if (!done && !already_gone(done.error())) return done;
-    }
+    for (const ForeignRule& rule : rules) TRY(delete_by_handle(sock, rule));
   }
   return {};
 }
