@@ -24,25 +24,18 @@
 #include "egress/dns_proxy.h"
 #include "egress/dns_socket.h"
 #include "tests/support/command.h"
+#include "tests/support/dns_query.h"
 #include "tests/support/netns.h"
 
 namespace nucleus::egress {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+using nucleus::testing::make_query;
 using nucleus::testing::eventually;
 using nucleus::testing::TestNetwork;
 
 net::IpAddress ip(std::string_view text) { return *net::IpAddress::parse(text); }
-
-Bytes make_query(const char* name, int type, uint16_t id = 0x2222) {
-  unsigned char* buf = nullptr;
-  int len = 0;
-  EXPECT_EQ(ares_create_query(name, dns::kClassIn, type, id, 1, &buf, &len, 0), ARES_SUCCESS);
-  Bytes out(buf, buf + len);
-  ares_free_string(buf);
-  return out;
-}
 
 class EgressDnsProxy : public ::testing::Test {
  protected:
