@@ -129,7 +129,6 @@ class SandboxRun {
         paths.workspace = *stage_;
       }
     }
-    TRY(write_etc_files(paths.generated_etc, spec_, nullptr));
     TRY(build_child_plan(spec_, paths, plan_));
     TRY(create_cgroup());
     if (cgroup_)
@@ -180,15 +179,17 @@ class SandboxRun {
     if (spec_.rootless) TRY(write_id_maps(child_->pid, rootless_id_map()));
     if (cgroup_) TRY(place_in_cgroup());
 
+    std::optional<net::NetAttachment> attachment;
     if (spec_.network == NetworkMode::kBridge) {
       network_ = std::make_unique<SandboxNetwork>();
-      ASSIGN_OR_RETURN(net::NetAttachment attachment,
-                       network_->attach(spec_, child_->pid, journal_));
+      ASSIGN_OR_RETURN(attachment, network_->attach(spec_, child_->pid, journal_));
       // Egress rules go in before the workload runs: it never sees an open network.
-      ASSIGN_OR_RETURN(egress_, start_egress(spec_, io_, network_->netns_fd(), attachment, journal_));
-      TRY(write_etc_files(state_dir_->file("etc"), spec_, &attachment));
-      state_.details["network"] = describe_attachment(attachment);
+      ASSIGN_OR_RETURN(egress_, start_egress(spec_, io_, network_->netns_fd(), *attachment, journal_));
+      state_.details["network"] = describe_attachment(*attachment);
     }
+    // Written once, now that the addresses and resolvers are known; the child binds these files
+    // only after release().
+    TRY(write_etc_files(state_dir_->file("etc"), spec_, attachment ? &*attachment : nullptr));
 
     mark("  network");
     TRY(release(*child_));
@@ -253,8 +254,7 @@ class SandboxRun {
   }
 
   int supervise() {
-    Supervisor supervisor(io_, std::move(child_->pidfd), child_->pid,
-                          std::chrono::seconds(spec_.stop_timeout));
+    Supervisor supervisor(io_, std::move(child_->pidfd), std::chrono::seconds(spec_.stop_timeout));
     reaped_ = true;  // the supervisor owns the pidfd now and reaps the child
     std::optional<asio::posix::stream_descriptor> tracer_fd;
     if (tracer_) {

@@ -37,9 +37,8 @@ struct Supervisor::Impl {
   bool kill_armed = false;
 };
 
-Supervisor::Supervisor(asio::io_context& io, UniqueFd pidfd, pid_t pid,
-                       std::chrono::seconds stop_timeout)
-    : io_(io), pidfd_(pidfd.get()), pid_(pid), stop_timeout_(stop_timeout) {
+Supervisor::Supervisor(asio::io_context& io, UniqueFd pidfd, std::chrono::seconds stop_timeout)
+    : io_(io), pidfd_(pidfd.get()), stop_timeout_(stop_timeout) {
   sigset_t set = forwarded_signals();
   int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   impl_ = std::make_shared<Impl>(io, pidfd.release(), sigfd);

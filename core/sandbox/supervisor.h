@@ -30,7 +30,7 @@ struct ExitStatus {
 
 class Supervisor {
  public:
-  Supervisor(asio::io_context& io, UniqueFd pidfd, pid_t pid, std::chrono::seconds stop_timeout);
+  Supervisor(asio::io_context& io, UniqueFd pidfd, std::chrono::seconds stop_timeout);
   // Runs the loop until the workload has exited and been reaped.
   [[nodiscard]] Result<ExitStatus> run();
   // Called for each forwarded signal (audit/log hook); may be empty.
@@ -43,7 +43,6 @@ class Supervisor {
 
   asio::io_context& io_;
   int pidfd_ = -1;  // owned by pidfd_desc_
-  pid_t pid_;
   std::chrono::seconds stop_timeout_;
   struct Impl;
   std::shared_ptr<Impl> impl_;
