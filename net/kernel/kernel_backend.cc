@@ -203,7 +203,7 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
                                         nlohmann::json::object()));
   has_foreign_ = true;
   {
-    auto rules = nft::allow_bridge_forwarding(request.sandbox_id, request.bridge);
+    auto rules = nft::allow_bridge_forwarding(nat_.socket(), request.sandbox_id, request.bridge);
     if (!rules) return std::unexpected(at_step("forward policy", rules.error()));
     foreign_rules_ = std::move(*rules);
     foreign_known_ = true;
@@ -313,7 +313,9 @@ void KernelBackend::detach_here() noexcept {
     if (has_foreign_) {
       bool ok = true;
       for (const nft::ForeignRule& rule : foreign_rules_) {
-        if (auto r = nft::delete_foreign_rule(rule); !r) {
+        auto r = nat_.valid() ? nft::delete_foreign_rule(nat_.socket(), rule)
+                              : nft::delete_foreign_rule(rule);
+        if (!r) {
           kLog.warn("forward rule delete: " + r.error().message());
           ok = false;
         }

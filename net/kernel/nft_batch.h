@@ -75,6 +75,15 @@ class NftSocket {
   // Closes the socket (deleting any owner tables it holds).
   void close() noexcept { sock_.reset(); }
 
+  // Closes the socket without waiting for the kernel's cleanup; use it after committing the
+  // deletions. Releasing the last nfnetlink socket of a namespace waits for nf_tables' pending
+  // destroy work, which frees deleted objects only after an RCU grace period (10-17 ms here):
+  // the deletion is already visible, only that wait remains. A short-lived child process takes
+  // over our reference, waits out a grace period with membarrier() (so the kernel then has
+  // nothing left to wait for and never holds its commit mutex for long) and exits. The child
+  // closes every other descriptor first and is reaped by init once we exit.
+  void close_in_background() noexcept;
+
  private:
   struct Deleter { void operator()(mnl_socket* s) const { mnl_socket_close(s); } };
   [[nodiscard]] Result<void> ensure_sndbuf(size_t bytes);

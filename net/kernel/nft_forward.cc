@@ -122,6 +122,12 @@ Result<std::vector<ForeignRule>> find_drop_forward_chains(int netns_fd) {
 Result<std::vector<ForeignRule>> allow_bridge_forwarding(std::string_view sandbox_id,
                                                          std::string_view bridge, int netns_fd) {
   ASSIGN_OR_RETURN(NftSocket sock, NftSocket::open_in(netns_fd));
+  return allow_bridge_forwarding(sock, sandbox_id, bridge);
+}
+
+Result<std::vector<ForeignRule>> allow_bridge_forwarding(NftSocket& sock,
+                                                         std::string_view sandbox_id,
+                                                         std::string_view bridge) {
   ASSIGN_OR_RETURN(std::vector<ForeignRule> chains, drop_chains(sock));
   if (chains.empty()) return std::vector<ForeignRule>{};
   const std::string comment = tag(sandbox_id);
@@ -169,6 +175,10 @@ Result<void> delete_by_handle(NftSocket& sock, const ForeignRule& rule) {
 
 Result<void> delete_foreign_rule(const ForeignRule& rule, int netns_fd) {
   ASSIGN_OR_RETURN(NftSocket sock, NftSocket::open_in(netns_fd));
+  return delete_by_handle(sock, rule);
+}
+
+Result<void> delete_foreign_rule(NftSocket& sock, const ForeignRule& rule) {
   return delete_by_handle(sock, rule);
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/result.h"
+#include "net/kernel/nft_batch.h"
 
 namespace nucleus::net::nft {
 
@@ -40,9 +41,13 @@ struct ForeignRule {
 // their kernel handles). Chains of our own tables ("nucleus-*") are skipped.
 [[nodiscard]] Result<std::vector<ForeignRule>> allow_bridge_forwarding(
     std::string_view sandbox_id, std::string_view bridge, int netns_fd = -1);
+// Same, over an open socket (a sandbox's NAT table socket, which stays open until teardown).
+[[nodiscard]] Result<std::vector<ForeignRule>> allow_bridge_forwarding(
+    NftSocket& sock, std::string_view sandbox_id, std::string_view bridge);
 
 // Deletes one inserted rule. Succeeds when the rule, its chain or its table is already gone.
 [[nodiscard]] Result<void> delete_foreign_rule(const ForeignRule& rule, int netns_fd = -1);
+[[nodiscard]] Result<void> delete_foreign_rule(NftSocket& sock, const ForeignRule& rule);
 // Deletes every rule commented "nucleus:<id>" from forward chains (gc when handles were lost).
 [[nodiscard]] Result<void> delete_rules_tagged(std::string_view sandbox_id, int netns_fd = -1);
 

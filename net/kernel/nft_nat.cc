@@ -311,8 +311,12 @@ void NatTable::destroy() noexcept {
     TablePtr bt = make_table(NFPROTO_BRIDGE, name_);
     batch.add(bt.get(), NFT_MSG_DELTABLE, 0, "delete table bridge " + name_);
   }
-  (void)socket_.commit(batch);  // closing the socket removes an owner table anyway
-  socket_.close();
+  // Closing the socket would remove an owner table anyway; committing the deletion first lets
+  // the close happen in the background.
+  if (socket_.commit(batch))
+    socket_.close_in_background();
+  else
+    socket_.close();
 }
 
 Result<void> delete_nat_table(std::string_view name, int netns_fd) {

@@ -76,6 +76,9 @@ class NatTable {
   void destroy() noexcept;
 
   [[nodiscard]] const std::string& name() const { return name_; }
+  // The owning socket, for other host-namespace nftables work during the table's life: every
+  // nfnetlink socket closed soon after a deletion waits for a grace period (see NftSocket).
+  [[nodiscard]] NftSocket& socket() { return socket_; }
   [[nodiscard]] bool valid() const { return socket_.valid(); }
   // True when the kernel accepted NFT_TABLE_F_OWNER (table dies with the socket).
   [[nodiscard]] bool owned_by_socket() const { return owner_flag_; }
