@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <cstring>
-#include <thread>
 
 namespace nucleus::egress {
 namespace {
@@ -53,21 +52,6 @@ Result<DnsSockets> open_dns_sockets(const net::IpAddress& address, uint16_t port
   ASSIGN_OR_RETURN(uint16_t udp_port, local_port(sockets.udp.get()));
   ASSIGN_OR_RETURN(sockets.tcp, bound_socket(address, udp_port, SOCK_STREAM));
   return sockets;
-}
-
-Result<void> run_in_netns(int netns_fd, const std::function<Result<void>()>& fn) {
-  Result<void> result;
-  // A dedicated thread: setns() changes only the calling thread, which then exits, so no other
-  // thread (least of all the event loop) ever runs in the wrong namespace.
-  std::thread worker([&] {
-    if (::setns(netns_fd, CLONE_NEWNET) != 0) {
-      result = errno_error("setns", "network namespace");
-      return;
-    }
-    result = fn();
-  });
-  worker.join();
-  return result;
 }
 
 Result<DnsSockets> open_dns_sockets_in_netns(int netns_fd, const net::IpAddress& address,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "core/base/netns.h"
 #include "core/base/result.h"
 #include "core/base/unique_fd.h"
 #include "net/ip.h"
@@ -28,8 +29,8 @@ struct DnsSockets {
                                                            const net::IpAddress& address,
                                                            uint16_t port);
 
-// Runs `fn` on a dedicated thread that first joins `netns_fd`; returns fn's result.
-[[nodiscard]] Result<void> run_in_netns(int netns_fd, const std::function<Result<void>()>& fn);
+// Runs fn with the calling thread in `netns_fd` (core/base/netns.h).
+using nucleus::run_in_netns;
 
 [[nodiscard]] Result<uint16_t> local_port(int fd);
 

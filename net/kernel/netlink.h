@@ -11,9 +11,8 @@
 
 #include <memory>
 #include <string>
-#include <system_error>
-#include <thread>
 
+#include "core/base/netns.h"
 #include "core/base/result.h"
 
 struct nl_sock;
@@ -42,25 +41,7 @@ class NetlinkSocket {
 // error().code == EEXIST / ENODEV like for any system call.
 [[nodiscard]] Error nl_error(int nl_code, std::string operation, std::string detail = {});
 
-// Runs fn() on a new thread that joined the network namespace `netns_fd` and returns its result.
-// The thread ends right after, taking its namespace membership with it, so the caller's thread is
-// never moved. fn must return a Result.
-template <typename Fn>
-[[nodiscard]] auto run_in_netns(int netns_fd, Fn&& fn) -> decltype(fn()) {
-  decltype(fn()) out = std::unexpected(Error{0, "setns", "not run"});
-  try {
-    std::thread worker([&] {
-      if (::setns(netns_fd, CLONE_NEWNET) != 0) {
-        out = errno_error("setns", "network namespace fd " + std::to_string(netns_fd));
-        return;
-      }
-      out = fn();
-    });
-    worker.join();
-  } catch (const std::system_error& e) {  // thread creation failed (EAGAIN: thread limit)
-    return std::unexpected(Error{e.code().value(), "setns", "cannot start a thread"});
-  }
-  return out;
-}
+// Runs fn() with the calling thread in network namespace `netns_fd` (see core/base/netns.h).
+using nucleus::run_in_netns;
 
 }  // namespace nucleus::net::kernel

@@ -1,17 +1,21 @@
 #include "net/kernel/nft_batch.h"
 
 #include <libnftnl/common.h>
+#include <linux/membarrier.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <map>
 #include <optional>
-#include <thread>
+
+#include "core/base/netns.h"
 
 namespace nucleus::net::nft {
 namespace {
@@ -59,20 +63,26 @@ Result<NftSocket> NftSocket::open() {
   return s;
 }
 
+void NftSocket::close_in_background() noexcept {
+  if (!sock_) return;
+  const unsigned fd = static_cast<unsigned>(mnl_socket_get_fd(sock_.get()));
+  // Fork semantics (a private copy of memory) and no exit signal: nobody waits for this child.
+  long pid = ::syscall(SYS_clone, 0UL, nullptr, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    // Raw system calls only: another thread may have held a libc lock at the clone.
+    if (fd > 0) ::syscall(SYS_close_range, 0U, fd - 1, 0U);
+    ::syscall(SYS_close_range, fd + 1, ~0U, 0U);
+    ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0U, 0);  // one RCU grace period
+    ::syscall(SYS_exit_group, 0);
+  }
+  // Our reference goes now; the child's is the last one (or, if the clone failed, ours is and
+  // this close waits, which is only slower).
+  sock_.reset();
+}
+
 Result<NftSocket> NftSocket::open_in(int netns_fd) {
-  if (netns_fd < 0) return open();
-  // setns() changes only the calling thread's namespace; a throwaway thread keeps every other
-  // thread (and the caller) where it was. The socket stays bound to the namespace it was made in.
-  Result<NftSocket> result = fail("nft socket", "netns thread did not run");
-  std::thread worker([&] {
-    if (::setns(netns_fd, CLONE_NEWNET) != 0) {
-      result = errno_error("setns for nft socket");
-      return;
-    }
-    result = open();
-  });
-  worker.join();
-  return result;
+  // The socket stays bound to the namespace it was made in.
+  return run_in_netns(netns_fd, [] { return open(); });
 }
 
 uint32_t NftSocket::portid() const { return sock_ ? mnl_socket_get_portid(sock_.get()) : 0; }
