@@ -129,6 +129,8 @@ class SandboxRun {
         paths.workspace = *stage_;
       }
     }
+    // --rootfs: empty now, filled once the network is known; the child binds them meanwhile.
+    if (spec_.rootfs) TRY(create_etc_files(paths.generated_etc));
     TRY(build_child_plan(spec_, paths, plan_));
     TRY(create_cgroup());
     if (cgroup_)
@@ -187,12 +189,20 @@ class SandboxRun {
       ASSIGN_OR_RETURN(egress_, start_egress(spec_, io_, network_->netns_fd(), *attachment, journal_));
       state_.details["network"] = describe_attachment(*attachment);
     }
-    // Written once, now that the addresses and resolvers are known; the child binds these files
-    // only after release().
-    TRY(write_etc_files(state_dir_->file("etc"), spec_, attachment ? &*attachment : nullptr));
+    // Generated once, now that the addresses and resolvers are known (etc_files.h).
+    EtcFiles etc = generate_etc_files(spec_, attachment ? &*attachment : nullptr);
+    std::string go(1, kGoByte);
+    if (spec_.rootfs) {
+      TRY(write_etc_files(state_dir_->file("etc"), etc));
+    } else {
+      ASSIGN_OR_RETURN(go, release_message(etc));
+    }
 
     mark("  network");
-    TRY(release(*child_));
+    // A child that failed while building its root has exited after reporting why: then the
+    // release fails and wait_for_exec() below reads the report.
+    if (auto released = release(*child_, go); !released)
+      kLog.debug(released.error().message());
     if (spec_.seccomp.mode == security::SeccompMode::kTrace) {
       // From the moment the filter is in, every syscall of the child waits for our answer, the
       // exec included: serve the listener while waiting for the exec result.

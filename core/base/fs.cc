@@ -30,7 +30,6 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-namespace {
 Result<void> write_all(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -42,7 +41,6 @@ Result<void> write_all(int fd, std::string_view data, const std::string& path) {
   }
   return {};
 }
-}  // namespace
 
 Result<void> write_existing(const std::string& path, std::string_view data) {
   ASSIGN_OR_RETURN(UniqueFd fd, open_fd(path, O_WRONLY | O_TRUNC));

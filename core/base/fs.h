@@ -17,6 +17,9 @@ namespace nucleus::fs {
 // Reads a whole (small) file: /proc and /sys entries, state files.
 [[nodiscard]] Result<std::string> read_file(const std::string& path);
 
+// Writes all of `data` to `fd` (retrying short writes); `path` only names it in errors.
+[[nodiscard]] Result<void> write_all(int fd, std::string_view data, const std::string& path);
+
 // Writes `data` to an existing file such as a /proc/sys knob or a cgroup control file.
 [[nodiscard]] Result<void> write_existing(const std::string& path, std::string_view data);
 

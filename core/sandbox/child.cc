@@ -242,24 +242,16 @@ int audit_mounts(const char** failed) {
   }
 }
 
-}  // namespace
-
-void child_main(const ChildPlan& plan, int sync_fd) noexcept {
-  // If nucleus dies, the sandbox dies. Set before waiting so the window is covered by the
-  // sync socket: a parent that died before this line makes recv() below return 0.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  char go = 0;
-  if (recv(sync_fd, &go, 1, 0) != 1 || go != kGoByte) _exit(125);
-
-  // Join the sandbox's cgroups before anything else runs (cheap when a thread moves itself).
+// Joins the cgroups and builds the new root: everything that needs neither the parent's
+// network nor id maps.
+void build_root(const ChildPlan& plan, int sync_fd) {
+  // Join the sandbox's cgroups first (cheap when a thread moves itself), so what follows is
+  // charged to the sandbox.
   for (const char* file : plan.cgroup_join_files) {
     int fd = open(file, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) fail_child(sync_fd, errno, "join cgroup", file);
     close(fd);
   }
-  // We are in the sandbox cgroup now; a cgroup namespace made now is rooted there.
-  if (plan.new_cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0)
-    fail_child(sync_fd, errno, "unshare cgroup namespace", "");
   // Nothing we mount may propagate back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     fail_child(sync_fd, errno, "make mounts private", "/");
@@ -274,6 +266,54 @@ void child_main(const ChildPlan& plan, int sync_fd) noexcept {
   }
   if (plan.hostname && sethostname(plan.hostname, strlen(plan.hostname)) != 0)
     fail_child(sync_fd, errno, "sethostname", plan.hostname);
+}
+
+// Writes the generated /etc files that came with the go message (NUL-terminated contents in
+// the order of plan.released_etc_files) into the still-writable root.
+void write_released_etc(const ChildPlan& plan, const char* data, size_t size, int sync_fd) {
+  size_t offset = 0;
+  for (const char* path : plan.released_etc_files) {
+    const void* nul = memchr(data + offset, '\0', size - offset);
+    if (nul == nullptr) fail_child(sync_fd, EINVAL, "generated /etc", path);
+    size_t length = static_cast<size_t>(static_cast<const char*>(nul) - (data + offset));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) fail_child(sync_fd, errno, "generated /etc", path);
+    for (size_t done = 0; done < length;) {
+      ssize_t n = write(fd, data + offset + done, length - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail_child(sync_fd, errno, "generated /etc", path);
+      done += static_cast<size_t>(n);
+    }
+    close(fd);
+    offset += length + 1;
+  }
+}
+
+}  // namespace
+
+void child_main(const ChildPlan& plan, int sync_fd) noexcept {
+  // If nucleus dies, the sandbox dies. Set before waiting so the window is covered by the sync
+  // socket: a parent that died before this line makes recv() below return 0.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Every mode below is explicit (a caller's umask 077 would make /home untraversable for a
+  // non-root workload); the workload gets the caller's umask back right before exec.
+  const mode_t caller_umask = umask(0);
+  // A failure here is reported at once; the parent reads it after its own setup.
+  if (!plan.setup_after_release) build_root(plan, sync_fd);
+  char message[kReleaseMessageMax];
+  ssize_t received = recv(sync_fd, message, sizeof message, 0);
+  if (received < 1 || message[0] != kGoByte) _exit(125);
+  if (plan.setup_after_release) build_root(plan, sync_fd);
+  write_released_etc(plan, message + 1, static_cast<size_t>(received - 1), sync_fd);
+  if (plan.seal_root_after_release &&
+      set_mount_attr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false) != 0)
+    fail_child(sync_fd, errno, "make the root read-only", "/");
+
+  // The parent has placed us in our cgroups (v2) by now; a cgroup namespace made now is rooted
+  // there.
+  if (plan.new_cgroup_namespace && unshare(CLONE_NEWCGROUP) != 0)
+    fail_child(sync_fd, errno, "unshare cgroup namespace", "");
+
   if (plan.mount_audit) {
     const char* failed = "";
     if (int err = audit_mounts(&failed); err != 0)
@@ -309,6 +349,7 @@ void child_main(const ChildPlan& plan, int sync_fd) noexcept {
     fail_child(sync_fd, -err, step, "");
   if (warning) send_report(sync_fd, true, 0, warning, "", 0);
   if (plan.workdir && chdir(plan.workdir) != 0) fail_child(sync_fd, errno, "chdir", plan.workdir);
+  umask(caller_umask);
   if (plan.mini_init) run_mini_init(plan, sync_fd);
   exec_workload(plan, sync_fd);
 }

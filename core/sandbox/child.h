@@ -1,6 +1,8 @@
 // The sandbox child: the code that runs between clone3 and exec.
 #pragma once
 
+#include <cstddef>
+
 #include "core/sandbox/child_plan.h"
 
 namespace nucleus {
@@ -16,8 +18,10 @@ struct ChildFailure {
   char path[256] = {};  // the path or name involved, may be empty
 };
 
-// The byte the parent sends when its side of the setup is complete.
+// The byte the parent sends when its side of the setup is complete. With the default root the
+// same message carries the generated /etc files (see etc_files.h), at most this many bytes.
 inline constexpr char kGoByte = 'G';
+inline constexpr size_t kReleaseMessageMax = 16384;
 // The byte the parent sends once it has written the id maps the child asked for.
 inline constexpr char kMapByte = 'M';
 

@@ -48,6 +48,16 @@ struct ChildPlan {
   std::vector<const char*> exec_candidates;  // argv[0], or PATH dirs joined with it
   std::vector<const char*> cgroup_join_files;  // v1: write "0" to each to move ourselves in
   bool new_cgroup_namespace = true;
+  // The child normally builds its root while the parent sets up cgroups and the network, and
+  // waits for the go only before the steps that need the parent's work (cgroup namespace, id
+  // maps, hardening). Rootless children wait first: without their id maps they cannot create
+  // files.
+  bool setup_after_release = false;
+  // Default root: where the generated /etc files that arrive with the go message are written
+  // (paths inside the new root, kGeneratedEtcFiles order), after which the root is sealed
+  // read-only. Empty with --rootfs, whose /etc files are bound from the state dir.
+  std::vector<const char*> released_etc_files;
+  bool seal_root_after_release = false;
   // Remapped ids (strict modes as root): everything above runs as real root, then the child
   // enters a new user namespace whose maps the parent writes, and becomes its root. The mount,
   // pid and network namespaces stay owned by the host's user namespace, so root inside cannot

@@ -1,14 +1,13 @@
 #include "core/sandbox/etc_files.h"
 
-#include <sys/stat.h>
+#include <fcntl.h>
 
 #include "core/base/fs.h"
+#include "core/sandbox/child.h"
 
 namespace nucleus {
 
-Result<void> write_etc_files(const std::string& dir, const ValidSpec& spec,
-                             const net::NetAttachment* attachment) {
-  TRY(fs::make_dirs(dir, 0755));
+EtcFiles generate_etc_files(const ValidSpec& spec, const net::NetAttachment* attachment) {
   std::string uid = std::to_string(spec.uid);
   std::string gid = std::to_string(spec.gid);
 
@@ -28,18 +27,43 @@ Result<void> write_etc_files(const std::string& dir, const ValidSpec& spec,
   } else {
     hosts += "127.0.1.1\t" + spec.hostname + "\n";
   }
+  std::string nsswitch =
+      "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
+      "networks: files\nprotocols: files\nservices: files\n";
+  // Same order as kGeneratedEtcFiles.
+  return {passwd, group, hosts, spec.hostname + "\n", resolv, nsswitch};
+}
 
+Result<void> create_etc_files(const std::string& dir) {
+  TRY(fs::make_dirs(dir, 0755));
   // 0644: the files are read by whatever uid the workload runs as; they hold nothing secret.
-  TRY(fs::write_atomic(dir + "/passwd", passwd, 0644));
-  TRY(fs::write_atomic(dir + "/group", group, 0644));
-  TRY(fs::write_atomic(dir + "/hosts", hosts, 0644));
-  TRY(fs::write_atomic(dir + "/hostname", spec.hostname + "\n", 0644));
-  TRY(fs::write_atomic(dir + "/resolv.conf", resolv, 0644));
-  TRY(fs::write_atomic(dir + "/nsswitch.conf",
-                       "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
-                       "networks: files\nprotocols: files\nservices: files\n",
-                       0644));
+  for (const char* name : kGeneratedEtcFiles)
+    TRY(fs::open_fd(dir + "/" + name, O_WRONLY | O_CREAT | O_EXCL, 0644));
   return {};
+}
+
+Result<void> write_etc_files(const std::string& dir, const EtcFiles& files) {
+  // Plain writes into the empty files (no O_TRUNC: on ext4 truncating forces a flush at close).
+  // The workload does not run yet, so nobody sees a half-written file.
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string path = dir + "/" + kGeneratedEtcFiles[i];
+    ASSIGN_OR_RETURN(UniqueFd fd, fs::open_fd(path, O_WRONLY));
+    TRY(fs::write_all(fd.get(), files[i], path));
+  }
+  return {};
+}
+
+Result<std::string> release_message(const EtcFiles& files) {
+  std::string message(1, kGoByte);
+  for (const std::string& content : files) {
+    if (content.find('\0') != std::string::npos)
+      return fail("generated /etc", "a file would contain a NUL byte");
+    message += content;
+    message += '\0';
+  }
+  if (message.size() > kReleaseMessageMax)
+    return fail("generated /etc", "larger than " + std::to_string(kReleaseMessageMax) + " bytes");
+  return message;
 }
 
 }  // namespace nucleus

@@ -83,8 +83,12 @@ Result<void> write_id_maps(pid_t pid, const IdMap& map) {
   return {};
 }
 
-Result<void> release(LaunchedChild& child) {
-  if (send(child.sync.get(), &kGoByte, 1, MSG_NOSIGNAL) != 1)
+Result<void> release(LaunchedChild& child, std::string_view message) {
+  if (message.empty() || message.front() != kGoByte || message.size() > kReleaseMessageMax)
+    return fail("release sandbox", "malformed go message");
+  // SOCK_SEQPACKET: one message, delivered whole or not at all.
+  if (send(child.sync.get(), message.data(), message.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(message.size()))
     return errno_error("release sandbox", "the child is gone");
   return {};
 }

@@ -41,8 +41,9 @@ struct IdMap {
 // Writes the child's uid_map/gid_map. No helper binaries involved.
 [[nodiscard]] Result<void> write_id_maps(pid_t pid, const IdMap& map);
 
-// Lets the child continue with its side of the setup.
-[[nodiscard]] Result<void> release(LaunchedChild& child);
+// Lets the child continue with its side of the setup. `message` is kGoByte alone or a
+// release_message() (etc_files.h).
+[[nodiscard]] Result<void> release(LaunchedChild& child, std::string_view message);
 
 // Waits until the child exec'd (returns nullopt) or failed (returns what it reported). When the
 // child asks for id maps, `write_maps` is called and the child is told to continue.

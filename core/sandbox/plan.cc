@@ -93,7 +93,7 @@ void plan_system_dirs(PlanBuilder& b) {
   }
 }
 
-void plan_etc(PlanBuilder& b, const PlanPaths& paths, bool default_root,
+void plan_etc(PlanBuilder& b, ChildPlan& plan, const PlanPaths& paths, bool default_root,
               const std::string& rootfs) {
   if (default_root) {
     b.mkdir("/etc");
@@ -103,9 +103,14 @@ void plan_etc(PlanBuilder& b, const PlanPaths& paths, bool default_root,
   }
   for (const char* name : kGeneratedEtcFiles) {
     std::string dest = std::string("/etc/") + name;
+    if (default_root) {
+      // Written by the child into its tmpfs root after the go (see etc_files.h).
+      plan.released_etc_files.push_back(plan.keep(dest));
+      continue;
+    }
     // In a user-supplied rootfs only existing regular files are replaced: the tree is read-only
     // and a symlink there would be resolved against the host's root before pivot_root.
-    if (!default_root && !is_file(rootfs + dest)) continue;
+    if (!is_file(rootfs + dest)) continue;
     b.bind(paths.generated_etc + "/" + name, dest, false,
            kReadOnly | MOUNT_ATTR_NOEXEC);
   }
@@ -237,7 +242,7 @@ Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths, Chi
   }
   plan_dev(b, spec.rootless);
   plan_proc(b, default_root, spec.hide_pids);
-  plan_etc(b, paths, default_root, spec.rootfs.value_or(""));
+  plan_etc(b, plan, paths, default_root, spec.rootfs.value_or(""));
   if (default_root) b.mkdir("/tmp");
   b.tmpfs("/tmp", "mode=1777", MS_NOSUID | MS_NODEV);
   if (default_root) {
@@ -249,12 +254,14 @@ Result<void> build_child_plan(const ValidSpec& spec, const PlanPaths& paths, Chi
   }
   plan_user_mounts(b, spec, paths);
   plan_secrets(b, spec, plan);
-  if (default_root) b.add(Kind::kSetAttr, nullptr, plan.new_root, nullptr, kReadOnly);
+  // The default root becomes read-only once the child has written the generated /etc into it.
+  plan.seal_root_after_release = default_root;
 
   plan.hostname = plan.keep(spec.hostname);
   plan.workdir = plan.keep(spec.workdir);
   plan.allow_chroot_fallback = spec.allow_chroot_fallback;
   plan.late_user_namespace = spec.remap_ids;
+  plan.setup_after_release = spec.rootless;
   plan.mount_audit = spec.mount_audit;
   plan.mini_init = spec.mini_init;
   plan.zero_secret_buffers = spec.zero_secret_buffers;

@@ -111,6 +111,8 @@ TEST_F(BridgeLifecycleTest, SetupFailureRollsBackAndExits125NamingTheStep) {
       {{"--ip", "10.0.42.7"}, "reserve IP"},                            // address taken
       {{"--bridge", "uplink"}, "bridge uplink"},                        // not a bridge
       {{"--ipv6", "-p", "9090:90", "-p", "8080:80"}, "publish"},        // published port taken
+      // The child fails building its root while the parent sets up the whole network.
+      {{"--ipv6", "-v", "/etc/hostname:/data", "-v", "/etc/hosts:/data/x"}, "create mount point"},
   };
   for (const Case& c : cases) {
     auto r = nucleus(bridge_args(c.flags, {"/bin/true"}));

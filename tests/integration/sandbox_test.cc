@@ -2,6 +2,7 @@
 // signals, no leaked fds, state files.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -111,6 +112,36 @@ TEST_F(SandboxTest, RootFilesystemIsMinimalAndReadOnly) {
   EXPECT_NE(r.out.find("\n700\n0\n"), std::string::npos) << r.out;
   for (const char* dev : {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm"})
     EXPECT_NE(r.out.find(dev), std::string::npos) << dev << " missing from /dev: " << r.out;
+}
+
+// The default root's /etc is written by the child into its tmpfs root, then sealed read-only:
+// readable by a non-root workload whatever nucleus's umask, never writable; the workload itself
+// runs with the caller's umask.
+TEST_F(SandboxTest, GeneratedEtcIsReadableWhateverTheUmaskAndReadOnly) {
+  mode_t old_mask = umask(077);
+  auto r = nucleus({"run", "--user", "1000:1000", "--hostname", "etc-check", "--", "/bin/sh",
+                    "-c",
+                    "stat -c '%a %n' /etc/passwd /etc/hosts /etc/resolv.conf; cat /etc/hostname; "
+                    "grep -c agent /etc/passwd; touch /etc/x 2>/dev/null && echo etc-writable; "
+                    "echo > /etc/hosts 2>/dev/null && echo hosts-writable; umask"});
+  umask(old_mask);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("644 /etc/passwd\n644 /etc/hosts\n644 /etc/resolv.conf\netc-check\n1\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("writable"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n0077\n"), std::string::npos) << "the workload keeps our umask: " << r.out;
+}
+
+// A step of the child's root that fails is reported (exit 125, step and path named) even though
+// the child builds its root before the parent's go, and nothing is left behind.
+TEST_F(SandboxTest, ChildSetupFailureIsReportedAndLeavesNothing) {
+  auto r = nucleus({"run", "-v", "/etc/hostname:/data", "-v", "/etc/hosts:/data/x", "--",
+                    "/bin/true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_NE(r.err.find("create mount point"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/data/x: Not a directory"), std::string::npos) << r.err;
+  EXPECT_TRUE(leftover_sandboxes().empty()) << r.err;
 }
 
 TEST_F(SandboxTest, ForwardsSigtermToWorkloadWithHandler) {
