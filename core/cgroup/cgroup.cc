@@ -175,10 +175,13 @@ Result<Cgroup> Cgroup::create(std::string_view id, const Limits& limits, const C
   cg.config_ = config;
   cg.name_ = "nucleus-" + std::string(id);
   ASSIGN_OR_RETURN(cg.version_, detect_version(config));
+  V1Dirs v1;
   if (cg.version_ == Version::kV2) {
     cg.paths_ = {v2_path(config, cg.name_)};
   } else {
-    ASSIGN_OR_RETURN(cg.paths_, v1_paths(config, cg.name_));
+    ASSIGN_OR_RETURN(v1, v1_dirs(config, cg.name_, limits));
+    cg.paths_ = v1.all();
+    cg.v1_memory_dir_ = v1.memory.value_or("");
   }
   cg.journal_ = journal;
   if (journal != nullptr) {
@@ -201,7 +204,7 @@ Result<Cgroup> Cgroup::create(std::string_view id, const Limits& limits, const C
   if (cg.version_ == Version::kV2) {
     TRY(v2_apply(config, cg.paths_.front(), limits));
   } else {
-    TRY(v1_apply(config, cg.paths_, limits));
+    TRY(v1_apply(config, v1, limits));
   }
   return cg;
 }
@@ -211,6 +214,7 @@ Cgroup::Cgroup(Cgroup&& other) noexcept
       config_(std::move(other.config_)),
       name_(std::move(other.name_)),
       paths_(std::move(other.paths_)),
+      v1_memory_dir_(std::move(other.v1_memory_dir_)),
       journal_(other.journal_),
       live_(std::exchange(other.live_, false)) {}
 
@@ -221,6 +225,7 @@ Cgroup& Cgroup::operator=(Cgroup&& other) noexcept {
     config_ = std::move(other.config_);
     name_ = std::move(other.name_);
     paths_ = std::move(other.paths_);
+    v1_memory_dir_ = std::move(other.v1_memory_dir_);
     journal_ = other.journal_;
     live_ = std::exchange(other.live_, false);
   }
@@ -248,7 +253,7 @@ Result<void> Cgroup::add_process(pid_t pid) {
 
 Result<bool> Cgroup::oom_killed() const {
   if (version_ == Version::kV2) return v2_oom_killed(paths_.front());
-  return v1_oom_killed(paths_);
+  return v1_oom_killed(v1_memory_dir_);
 }
 
 Result<void> Cgroup::kill_all() { return kill_paths(paths_, config_.fake_tree); }

@@ -105,6 +105,7 @@ class Cgroup {
   Config config_;
   std::string name_;
   std::vector<std::string> paths_;
+  std::string v1_memory_dir_;  // v1 with a memory limit: where OOM kills are counted
   Journal* journal_ = nullptr;
   bool live_ = false;
 };

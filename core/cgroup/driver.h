@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,12 +24,19 @@ namespace nucleus::cgroup::detail {
 
 [[nodiscard]] std::string join(std::string_view a, std::string_view b);
 
-// v1: one directory per hierarchy (memory, cpu, pids), in that order.
-[[nodiscard]] Result<std::vector<std::string>> v1_paths(const Config& config,
-                                                        std::string_view name);
-[[nodiscard]] Result<void> v1_apply(const Config& config, const std::vector<std::string>& paths,
+// v1: one directory per hierarchy that carries a limit (pids always).
+struct V1Dirs {
+  std::optional<std::string> memory;  // with a memory limit
+  std::optional<std::string> cpu;     // with a cpu limit or weight
+  std::string pids;
+  [[nodiscard]] std::vector<std::string> all() const;
+};
+[[nodiscard]] Result<V1Dirs> v1_dirs(const Config& config, std::string_view name,
+                                     const Limits& limits);
+[[nodiscard]] Result<void> v1_apply(const Config& config, const V1Dirs& dirs,
                                     const Limits& limits);
-[[nodiscard]] Result<bool> v1_oom_killed(const std::vector<std::string>& paths);
+// `memory_dir` is V1Dirs::memory, empty without a memory limit (then: false).
+[[nodiscard]] Result<bool> v1_oom_killed(const std::string& memory_dir);
 
 // v2: one directory.
 [[nodiscard]] std::string v2_path(const Config& config, std::string_view name);

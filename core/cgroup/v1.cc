@@ -1,4 +1,5 @@
-// cgroup v1 (legacy hierarchies) driver: memory, cpu and pids each get a directory.
+// cgroup v1 (legacy hierarchies) driver: pids, and memory and cpu when limited, each get a
+// directory.
 #include <sys/stat.h>
 
 #include <cmath>
@@ -28,21 +29,36 @@ Result<std::string> hierarchy(const Config& config, std::string_view controller)
 
 }  // namespace
 
-Result<std::vector<std::string>> v1_paths(const Config& config, std::string_view name) {
-  std::vector<std::string> paths;
-  for (std::string_view controller : {"memory", "cpu", "pids"}) {
-    ASSIGN_OR_RETURN(std::string dir, hierarchy(config, controller));
-    paths.push_back(join(join(dir, config.parent), name));
+Result<V1Dirs> v1_dirs(const Config& config, std::string_view name, const Limits& limits) {
+  auto dir_in = [&](std::string_view controller) -> Result<std::string> {
+    ASSIGN_OR_RETURN(std::string hier, hierarchy(config, controller));
+    return join(join(hier, config.parent), name);
+  };
+  V1Dirs dirs;
+  // A hierarchy without a limit would only cost a mkdir, a move and an rmdir per sandbox.
+  if (limits.memory_bytes) {
+    ASSIGN_OR_RETURN(std::string d, dir_in("memory"));
+    dirs.memory = d;
   }
-  return paths;
+  if (limits.cpus || limits.cpu_weight) {
+    ASSIGN_OR_RETURN(std::string d, dir_in("cpu"));
+    dirs.cpu = d;
+  }
+  ASSIGN_OR_RETURN(dirs.pids, dir_in("pids"));
+  return dirs;
 }
 
-Result<void> v1_apply(const Config& config, const std::vector<std::string>& paths,
-                      const Limits& limits) {
-  const std::string& memory = paths.at(0);
-  const std::string& cpu = paths.at(1);
-  const std::string& pids = paths.at(2);
+std::vector<std::string> V1Dirs::all() const {
+  std::vector<std::string> out;
+  if (memory) out.push_back(*memory);
+  if (cpu) out.push_back(*cpu);
+  out.push_back(pids);
+  return out;
+}
+
+Result<void> v1_apply(const Config& config, const V1Dirs& dirs, const Limits& limits) {
   if (limits.memory_bytes) {
+    const std::string& memory = dirs.memory.value();
     std::uint64_t max = *limits.memory_bytes;
     TRY(write_control(config, memory, "memory.limit_in_bytes", std::to_string(max)));
     // memory+swap equal to memory: no swap at all (needs swap accounting, else no swap file
@@ -56,20 +72,21 @@ Result<void> v1_apply(const Config& config, const std::vector<std::string>& path
   if (limits.cpus) {
     constexpr std::uint64_t kPeriod = 100000;
     auto quota = static_cast<std::uint64_t>(std::llround(*limits.cpus * kPeriod));
-    TRY(write_control(config, cpu, "cpu.cfs_period_us", std::to_string(kPeriod)));
-    TRY(write_control(config, cpu, "cpu.cfs_quota_us", std::to_string(quota)));
+    TRY(write_control(config, dirs.cpu.value(), "cpu.cfs_period_us", std::to_string(kPeriod)));
+    TRY(write_control(config, dirs.cpu.value(), "cpu.cfs_quota_us", std::to_string(quota)));
   }
   if (limits.cpu_weight) {
-    TRY(write_control(config, cpu, "cpu.shares",
+    TRY(write_control(config, dirs.cpu.value(), "cpu.shares",
                       std::to_string(weight_to_shares(*limits.cpu_weight))));
   }
-  TRY(write_control(config, pids, "pids.max", std::to_string(limits.pids)));
+  TRY(write_control(config, dirs.pids, "pids.max", std::to_string(limits.pids)));
   return {};
 }
 
-Result<bool> v1_oom_killed(const std::vector<std::string>& paths) {
+Result<bool> v1_oom_killed(const std::string& memory_dir) {
+  if (memory_dir.empty()) return false;  // no memory limit, so no memory cgroup
   // "oom_kill N" exists since Linux 4.13.
-  ASSIGN_OR_RETURN(std::string control, fs::read_file(join(paths.at(0), "memory.oom_control")));
+  ASSIGN_OR_RETURN(std::string control, fs::read_file(join(memory_dir, "memory.oom_control")));
   return flat_keyed_value(control, "oom_kill") > 0;
 }
 

@@ -189,6 +189,23 @@ TEST_F(FakeTree, V1WritesEachHierarchy) {
   for (const auto& p : {mem, cpu, pids}) EXPECT_FALSE(stdfs::exists(p)) << p;
 }
 
+// Hierarchies without a limit are left alone: agent mode's default (a pids limit only) costs
+// one directory, not three.
+TEST_F(FakeTree, V1UsesOnlyTheHierarchiesThatCarryALimit) {
+  for (const char* h : {"memory", "cpu", "pids"}) stdfs::create_directories(root_ + "/" + h);
+  auto cg = Cgroup::create("pidsonly", Limits{}, config_);
+  ASSERT_TRUE(cg) << cg.error().message();
+  std::string pids = root_ + "/pids/nucleus-pidsonly";
+  EXPECT_EQ(cg->paths(), std::vector<std::string>{pids});
+  EXPECT_EQ(cg->self_join_files(), std::vector<std::string>{pids + "/tasks"});
+  EXPECT_EQ(read(pids + "/pids.max"), "512");
+  EXPECT_FALSE(stdfs::exists(root_ + "/memory/nucleus-pidsonly"));
+  EXPECT_FALSE(stdfs::exists(root_ + "/cpu/nucleus-pidsonly"));
+  EXPECT_EQ(cg->oom_killed(), false);
+  ASSERT_TRUE(cg->destroy());
+  EXPECT_FALSE(stdfs::exists(pids));
+}
+
 TEST_F(FakeTree, DestructorRemovesAndUndoToleratesMissing) {
   write(root_ + "/cgroup.controllers", "cpu memory pids\n");
   {
