@@ -112,7 +112,9 @@ class SandboxRun {
     TRY(state_dir_->save(state_));
 
     PlanPaths paths;
-    paths.new_root = state_dir_->file("root");
+    // One mount point serves every sandbox: each child mounts its root there inside its own
+    // (private) mount namespace, so the host never sees it and nothing is made per run.
+    paths.new_root = spec_.state_root + "/mnt";
     paths.generated_etc = state_dir_->file("etc");
     TRY(fs::make_dirs(paths.new_root, 0755));
     if (spec_.remap_ids) {

@@ -9,7 +9,7 @@
 namespace nucleus {
 
 struct PlanPaths {
-  std::string new_root;       // empty dir in the state dir that becomes "/"
+  std::string new_root;       // mount point (shared, <state root>/mnt) of what becomes "/"
   std::string generated_etc;  // dir holding passwd, group, hosts, hostname, resolv.conf, ...
   std::string workspace;      // what to mount at /workspace (the staged copy for copy-in-out)
   uid_t id_offset_uid = 0;    // remapped ids: host uid of root inside
