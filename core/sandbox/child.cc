@@ -134,6 +134,9 @@ int run_step(const ChildStep& s, const ChildPlan& plan) {
       return 0;
     case Kind::kCopySecret:
       return copy_secret(s, plan);
+    case Kind::kMknod:
+      if (mknod(s.target, S_IFCHR | s.mode, static_cast<dev_t>(s.flags)) != 0) return errno;
+      return 0;
   }
   return EINVAL;
 }
@@ -150,6 +153,7 @@ const char* step_name(ChildStep::Kind kind) {
     case Kind::kSetAttrTree: return "set mount flags";
     case Kind::kMaskFile: return "mask";
     case Kind::kCopySecret: return "copy secret";
+    case Kind::kMknod: return "create device node";
   }
   return "setup";
 }

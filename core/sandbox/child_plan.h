@@ -27,6 +27,7 @@ struct ChildStep {
     kSetAttrTree, // the same, recursively (AT_RECURSIVE)
     kMaskFile,    // bind /dev/null (already in the new root) over target if it exists
     kCopySecret,  // copy the host file `source` into the tmpfs file `target` (mode 0400)
+    kMknod,       // character device `target` with device number `flags`, permissions `mode`
   };
   Kind kind;
   const char* source = nullptr;

@@ -58,6 +58,10 @@ class PlanBuilder {
     add(Kind::kBind, plan_.keep(host), in_root(path));
     add(Kind::kSetAttrTree, nullptr, in_root(path), nullptr, attrs);
   }
+  void mknod(const std::string& path, dev_t device, unsigned mode) {
+    add(Kind::kMknod, nullptr, in_root(path), nullptr, static_cast<unsigned long>(device), nullptr,
+        mode);
+  }
   void symlink(const std::string& target, const std::string& path) {
     add(Kind::kSymlink, plan_.keep(target), in_root(path));
   }
@@ -121,7 +125,16 @@ void plan_dev(PlanBuilder& b, bool rootless) {
   b.tmpfs("/dev", "mode=0755,size=64k", MS_NOSUID | MS_NOEXEC);
   for (const char* node : kDeviceNodes) {
     std::string host = std::string("/dev/") + node;
-    if (access(host.c_str(), F_OK) == 0) b.bind(host, host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    struct stat st{};
+    if (stat(host.c_str(), &st) != 0) continue;
+    if (rootless || !S_ISCHR(st.st_mode)) {
+      // A user namespace cannot create device nodes: bind the host's.
+      b.bind(host, host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    } else {
+      // The same device as the host's, made in our tmpfs: one mknod instead of a mount point, a
+      // bind and a mount_setattr. Permissions as the host's (0666 for all of these).
+      b.mknod(host, st.st_rdev, st.st_mode & 07777);
+    }
   }
   b.mkdir("/dev/pts");
   // A private devpts instance: the sandbox never sees the host's terminals. gid=5 (tty) only
