@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Bridge networking cost, everything inside throwaway namespaces:
 #  1. start-to-exit median of `nucleus run --network bridge -- /bin/true` against `--network none`
-#     in the same hyperfine run (target: bridge adds < 3 ms);
-#  2. iperf3 TCP throughput sandbox -> upstream (through bridge, veth, NAT) against a plain veth
-#     pair between two namespaces (target: >= 0.95 of plain veth).
-# Usage: scripts/bench/netsetup.sh [RUNS] [IPERF_SECONDS]   (default 50 and 5; root, hyperfine, iperf3)
+#     in the same hyperfine run (target: bridge adds < 3 ms), once with the run creating and
+#     deleting the bridge itself and once with another sandbox keeping it up; plus, for the first
+#     case, the kernel's own cost of creating and deleting an empty bridge (`ip link`), the floor
+#     nucleus cannot go under while it leaves the host exactly as it found it;
+#  2. iperf3 TCP throughput sandbox -> upstream (median of ROUNDS interleaved runs) against two
+#     baselines (target: >= 0.95 of plain veth): a plain veth pair between two namespaces (the
+#     client talks to the server directly), and a plain veth pair from a namespace to the host
+#     which routes it to the same upstream (the sandbox's path without nucleus's bridge, NAT and
+#     tables).
+# Usage: scripts/bench/netsetup.sh [RUNS] [IPERF_SECONDS] [ROUNDS]
+#   (default 50, 5 and 3; root, hyperfine, iperf3)
 source "$(dirname "$0")/lib.sh"
 RUNS=${1:-50}
 SECS=${2:-5}
+ROUNDS=${3:-3}
 UP_NS=${BENCH_NS}u
 A_NS=${BENCH_NS}a
 B_NS=${BENCH_NS}b
+R_NS=${BENCH_NS}r
+F_NS=${BENCH_NS}f
 bench_setup_ns
 cleanup_all() {
   if [[ -n ${SBX_PID:-} ]]; then kill "$SBX_PID" 2>/dev/null || true; wait "$SBX_PID" 2>/dev/null || true; fi
-  for ns in "$UP_NS" "$A_NS" "$B_NS"; do
+  for ns in "$UP_NS" "$A_NS" "$B_NS" "$R_NS" "$F_NS"; do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -55,7 +65,15 @@ hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$OUT2" \
   -n bridge-warm "$(in_ns "$NUCLEUS" $run_args --network bridge --dns 198.51.100.2 -- /bin/true)" \
   >/dev/null
 
-# Throughput. Plain veth pair between two fresh namespaces:
+# The kernel's floor for the cold case: create an empty bridge, bring it up, delete it.
+ip netns add "$F_NS"
+OUT3=$(mktemp /tmp/nucleus-netsetup-XXXXXX.json)
+hyperfine -N --warmup 3 --runs 20 --export-json "$OUT3" -n bridge-floor \
+  "sh -c 'ip -n $F_NS link add nbfloor type bridge && ip -n $F_NS link set nbfloor up && ip -n $F_NS link del nbfloor'" \
+  -n ip-noop "sh -c 'ip -n $F_NS link show lo >/dev/null && ip -n $F_NS link show lo >/dev/null && ip -n $F_NS link show lo >/dev/null'" \
+  >/dev/null
+
+# Throughput. Baseline 1: a plain veth pair between two fresh namespaces.
 ip netns add "$A_NS"
 ip netns add "$B_NS"
 ip -n "$A_NS" link add v0 type veth peer name v1 netns "$B_NS"
@@ -64,25 +82,43 @@ ip -n "$B_NS" addr add 192.0.2.2/24 dev v1
 ip -n "$A_NS" link set v0 up
 ip -n "$B_NS" link set v1 up
 ip -n "$B_NS" link set lo up
+# Baseline 2: a namespace on a plain veth pair to the host, routed (no NAT) to upstream.
+ip netns add "$R_NS"
+ip -n "$R_NS" link set lo up
+ip -n "$BENCH_NS" link add rv0 type veth peer name rv1 netns "$R_NS"
+ip -n "$BENCH_NS" addr add 192.0.2.129/25 dev rv0
+ip -n "$R_NS" addr add 192.0.2.130/25 dev rv1
+ip -n "$BENCH_NS" link set rv0 up
+ip -n "$R_NS" link set rv1 up
+ip -n "$R_NS" route add default via 192.0.2.129
+ip -n "$UP_NS" route add 192.0.2.128/25 via 198.51.100.1
+ip netns exec "$BENCH_NS" sysctl -qw net.ipv4.ip_forward=1
 ip netns exec "$B_NS" iperf3 -s -D -B 192.0.2.2 >/dev/null
 ip netns exec "$UP_NS" iperf3 -s -D -B 203.0.113.10 >/dev/null
 sleep 0.5  # iperf3 -D returns before it listens; nothing to poll without a client
-plain=$(ip netns exec "$A_NS" iperf3 -c 192.0.2.2 -t "$SECS" -J | python3 -c \
-  'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
-sandbox=$(nsenter --net=/run/netns/"$BENCH_NS" "$NUCLEUS" --root "$BENCH_STATE" run --network bridge \
-  --dns 198.51.100.2 -- iperf3 -c 203.0.113.10 -t "$SECS" -J | python3 -c \
-  'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
+bps() { python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])'; }
+plain=() routed=() sandbox=()
+for _ in $(seq "$ROUNDS"); do
+  plain+=("$(ip netns exec "$A_NS" iperf3 -c 192.0.2.2 -t "$SECS" -J | bps)")
+  routed+=("$(ip netns exec "$R_NS" iperf3 -c 203.0.113.10 -t "$SECS" -J | bps)")
+  sandbox+=("$(nsenter --net=/run/netns/"$BENCH_NS" "$NUCLEUS" --root "$BENCH_STATE" run \
+    --network bridge --dns 198.51.100.2 -- iperf3 -c 203.0.113.10 -t "$SECS" -J | bps)")
+done
 
-python3 - "$OUT" "$plain" "$sandbox" "$OUT2" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-r.update({x["command"]: x for x in json.load(open(sys.argv[4]))["results"]})
+python3 - "$OUT" "$OUT2" "$OUT3" "${plain[*]}" "${routed[*]}" "${sandbox[*]}" <<'PY'
+import json, statistics, sys
+r = {}
+for f in sys.argv[1:4]:
+    r.update({x["command"]: x for x in json.load(open(f))["results"]})
 none, bridge, warm = r["none"]["median"], r["bridge"]["median"], r["bridge-warm"]["median"]
-plain, sbx = float(sys.argv[2]), float(sys.argv[3])
+floor = r["bridge-floor"]["median"] - r["ip-noop"]["median"]
+plain, routed, sbx = (statistics.median(float(v) for v in a.split()) for a in sys.argv[4:7])
 print(f"start-to-exit median: none {none*1000:.2f} ms, bridge {bridge*1000:.2f} ms "
       f"(adds {(bridge-none)*1000:.2f} ms, ratio {bridge/none:.2f}), bridge with the bridge kept "
       f"up by another sandbox {warm*1000:.2f} ms (adds {(warm-none)*1000:.2f} ms, ratio {warm/none:.2f})")
-print(f"iperf3 tcp: plain veth {plain/1e9:.2f} Gbit/s, sandbox->upstream {sbx/1e9:.2f} Gbit/s, "
-      f"ratio {sbx/plain:.3f}")
+print(f"kernel floor: creating, raising and deleting an empty bridge with ip takes {floor*1000:.2f} ms")
+print(f"iperf3 tcp (median of {len(sys.argv[6].split())}): plain veth pair {plain/1e9:.2f} Gbit/s, "
+      f"plain veth routed by the host {routed/1e9:.2f} Gbit/s, sandbox->upstream {sbx/1e9:.2f} Gbit/s; "
+      f"ratio {sbx/plain:.3f} vs the pair, {sbx/routed:.3f} vs the routed pair")
 PY
-rm -f "$OUT" "$OUT2"
+rm -f "$OUT" "$OUT2" "$OUT3"
