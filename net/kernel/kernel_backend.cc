@@ -358,6 +358,12 @@ void KernelBackend::detach_here() noexcept {
       }
       auto guard = bridge::lock(request_.state_root, request_.bridge);
       if (!guard) kLog.warn("bridge lock: " + guard.error().message());
+      if (has_veth_ && has_bridge_ && guard && host_.valid() && delete_veth_with_bridge()) {
+        journal_remove(kVethJournalKind, veth_);
+        journal_remove(bridge::kJournalKind, request_.bridge);
+        has_veth_ = false;
+        has_bridge_ = false;
+      }
       if (has_veth_ && host_.valid()) drop_veth(guard.has_value());
       if (has_bridge_ && host_.valid() && guard) {
         std::vector<Cidr> subnets;
@@ -407,6 +413,34 @@ bool KernelBackend::sandbox_gone() const noexcept {
 // the kernel destroys the netns and removes eth0 and this host end with it, off our critical path.
 // We then only release the veth from the bridge, so the bridge's port count stays exact for the
 // next sandbox leaving. The last port keeps the synchronous delete: the bridge goes right after.
+// The last sandbox leaving a bridge nucleus made: its veth and the bridge go together, in one
+// RTM_DELLINK by device group, so the kernel unregisters both in one batch that shares its RCU
+// waits (about 40 ms here instead of about 65 ms for two deletions). Runs under the bridge lock.
+// False when that is not the situation or the batch could not be set up: the caller then deletes
+// them one by one (a group set on the way is harmless, the links are deleted by name).
+bool KernelBackend::delete_veth_with_bridge() noexcept {
+  if (!sandbox_gone()) return false;
+  auto bridge = find_link(host_, request_.bridge);
+  auto veth = find_link(host_, veth_);
+  if (!bridge || !*bridge || (*bridge)->kind != "bridge" || (*bridge)->alias != kManagedAlias)
+    return false;
+  if (!veth || !*veth || (*veth)->kind != "veth" || (*veth)->master != (*bridge)->index)
+    return false;
+  auto ports = bridge_port_count(host_, (*bridge)->index);
+  if (!ports || *ports != 1) return false;
+  // Groups are free-form numbers; start from one derived from the veth's ifindex.
+  auto group = unused_link_group(host_, 0x4e550000U | (static_cast<uint32_t>((*veth)->index) & 0xffffU));
+  if (!group) return false;
+  if (!set_link_group(host_, (*veth)->index, *group) ||
+      !set_link_group(host_, (*bridge)->index, *group))
+    return false;
+  if (auto r = delete_link_group(host_, *group); !r) {
+    kLog.warn("veth and bridge delete: " + r.error().message());
+    return false;
+  }
+  return true;
+}
+
 void KernelBackend::drop_veth(bool bridge_locked) noexcept {
   bool released = false;
   if (bridge_locked && sandbox_gone()) {

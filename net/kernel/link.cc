@@ -215,4 +215,43 @@ Result<void> delete_link(NetlinkSocket& sock, std::string_view name) {
   return {};
 }
 
+Result<void> set_link_group(NetlinkSocket& sock, int index, uint32_t group) {
+  LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return make_error(ENOMEM, "link group");
+  rtnl_link_set_group(changes.get(), group);
+  return change(sock, index, changes.get(), "link group");
+}
+
+Result<uint32_t> unused_link_group(NetlinkSocket& sock, uint32_t hint) {
+  nl_cache* raw = nullptr;
+  if (int err = rtnl_link_alloc_cache(sock.get(), AF_UNSPEC, &raw); err < 0)
+    return std::unexpected(nl_error(err, "link dump"));
+  std::unique_ptr<nl_cache, decltype(&nl_cache_free)> cache(raw, nl_cache_free);
+  for (uint32_t group = hint, tries = 0; tries < 16; ++group, ++tries) {
+    if (group == 0) continue;
+    bool taken = false;
+    for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr && !taken;
+         o = nl_cache_get_next(o))
+      taken = rtnl_link_get_group(reinterpret_cast<rtnl_link*>(o)) == group;
+    if (!taken) return group;
+  }
+  return make_error(ENOSPC, "link group", "no free device group near " + std::to_string(hint));
+}
+
+Result<void> delete_link_group(NetlinkSocket& sock, uint32_t group) {
+  if (group == 0) return fail("link group delete", "refusing the default group");
+  // libnl's delete request needs a name or index; the kernel also takes ifindex 0 + IFLA_GROUP.
+  std::unique_ptr<nl_msg, decltype(&nlmsg_free)> msg(nlmsg_alloc_simple(RTM_DELLINK, 0),
+                                                      nlmsg_free);
+  if (!msg) return make_error(ENOMEM, "link group delete");
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  if (nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
+      nla_put_u32(msg.get(), IFLA_GROUP, group) < 0)
+    return make_error(ENOMEM, "link group delete");
+  if (int err = nl_send_sync(sock.get(), msg.release()); err < 0)
+    return std::unexpected(nl_error(err, "link group delete", "group " + std::to_string(group)));
+  return {};
+}
+
 }  // namespace nucleus::net::kernel

@@ -2,6 +2,7 @@
 // socket passed in. "Missing" is reported as ENODEV so callers can tolerate it during teardown.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,5 +60,15 @@ struct VethSpec {
 
 // Deletes link `name`. Succeeds when it does not exist (teardown is idempotent).
 [[nodiscard]] Result<void> delete_link(NetlinkSocket& sock, std::string_view name);
+
+// Device groups (IFLA_GROUP), used to delete several links in one request: the kernel then
+// unregisters them as one batch, which shares the RCU waits that make each deletion of a bridge
+// or veth take tens of milliseconds.
+[[nodiscard]] Result<void> set_link_group(NetlinkSocket& sock, int index, uint32_t group);
+// A non-default group no link in the socket's namespace is in, near `hint`; ENOSPC if the few
+// tried are all taken.
+[[nodiscard]] Result<uint32_t> unused_link_group(NetlinkSocket& sock, uint32_t hint);
+// Deletes every link in `group` (never the default group 0) with one RTM_DELLINK.
+[[nodiscard]] Result<void> delete_link_group(NetlinkSocket& sock, uint32_t group);
 
 }  // namespace nucleus::net::kernel

@@ -222,6 +222,35 @@ TEST_F(NetlinkTest, MoveRenameMtuMasterAndPortCount) {
   EXPECT_EQ(ip_json(net_.host(), "link show master nbtest1").size(), 2u);
 }
 
+// The last sandbox's veth and its bridge are deleted together by device group: exactly the
+// group's links go, and a group some other link already uses is never picked.
+TEST_F(NetlinkTest, DeleteByGroupTakesExactlyTheGroupsLinks) {
+  in_netns(net_.host(), [&] {
+    auto host = NetlinkSocket::open();
+    ASSERT_TRUE(host);
+    auto br = create_bridge(*host, "nbgrp0");
+    ASSERT_TRUE(br) << br.error().message();
+    auto port = create_veth(*host, {"nvgrp", "eth0", *br, 0, sbx_.fd()});
+    auto other = create_veth(*host, {"nvother", "nvotherp", 0, 0, -1});
+    ASSERT_TRUE(port && other);
+    // Someone else's link sits in the group we would try first.
+    ASSERT_TRUE(set_link_group(*host, *other, 0x4e550007U));
+    auto group = unused_link_group(*host, 0x4e550007U);
+    ASSERT_TRUE(group) << group.error().message();
+    EXPECT_NE(*group, 0x4e550007U);
+    ASSERT_TRUE(set_link_group(*host, *port, *group));
+    ASSERT_TRUE(set_link_group(*host, *br, *group));
+    auto deleted = delete_link_group(*host, *group);
+    ASSERT_TRUE(deleted) << deleted.error().message();
+    EXPECT_FALSE(*find_link(*host, "nbgrp0"));
+    EXPECT_FALSE(*find_link(*host, "nvgrp"));
+    EXPECT_TRUE(*find_link(*host, "nvother"));
+    EXPECT_FALSE(delete_link_group(*host, 0));  // never the default group
+    EXPECT_TRUE(*find_link(*host, "lo"));
+  });
+  EXPECT_EQ(ip_json(sbx_.name(), "link show").size(), 1u);  // the peer went with its veth
+}
+
 TEST_F(NetlinkTest, BridgeMacStaysFixedWhenPortsJoin) {
   std::string before;
   in_netns(net_.host(), [&] {
