@@ -28,11 +28,7 @@ ip netns add "$HOST_NS"
 ip netns add "$UP_NS"
 ip -n "$HOST_NS" link set lo up
 ip -n "$UP_NS" link set lo up
-ip -n "$HOST_NS" link add up0 type veth peer name host0 netns "$UP_NS"
-ip -n "$HOST_NS" addr add 198.51.100.1/24 dev up0
-ip -n "$UP_NS" addr add 198.51.100.2/24 dev host0
-ip -n "$HOST_NS" link set up0 up
-ip -n "$UP_NS" link set host0 up
+bench_veth "$HOST_NS" up0 198.51.100.1/24 "$UP_NS" host0 198.51.100.2/24
 ip -n "$HOST_NS" route add default via 198.51.100.2
 ip -n "$UP_NS" addr add 203.0.113.10/32 dev lo
 ip -n "$UP_NS" route add 10.0.0.0/8 via 198.51.100.1

@@ -23,3 +23,13 @@ hyperfine_json() {
   shift 2
   hyperfine -N --warmup 5 --runs "$runs" --export-json "$out" "$@" >/dev/null
 }
+
+# bench_veth NS1 IF1 ADDR1/PREFIX NS2 IF2 ADDR2/PREFIX: a veth pair between two namespaces, both
+# ends addressed and up.
+bench_veth() {
+  ip -n "$1" link add "$2" type veth peer name "$5" netns "$4"
+  ip -n "$1" addr add "$3" dev "$2"
+  ip -n "$4" addr add "$6" dev "$5"
+  ip -n "$1" link set "$2" up
+  ip -n "$4" link set "$5" up
+}

@@ -38,12 +38,8 @@ OUT=$(mktemp /tmp/nucleus-netsetup-XXXXXX.json)
 # services on 203.0.113.10.
 ip netns add "$UP_NS"
 ip -n "$UP_NS" link set lo up
-ip -n "$BENCH_NS" link add uplink type veth peer name downlink netns "$UP_NS"
-ip -n "$BENCH_NS" addr add 198.51.100.1/24 dev uplink
-ip -n "$UP_NS" addr add 198.51.100.2/24 dev downlink
+bench_veth "$BENCH_NS" uplink 198.51.100.1/24 "$UP_NS" downlink 198.51.100.2/24
 ip -n "$UP_NS" addr add 203.0.113.10/32 dev lo
-ip -n "$BENCH_NS" link set uplink up
-ip -n "$UP_NS" link set downlink up
 ip -n "$BENCH_NS" route add default via 198.51.100.2
 
 # nsenter, not `ip netns exec`: the latter remounts /sys, hiding cgroups from nucleus (a
@@ -76,20 +72,12 @@ hyperfine -N --warmup 3 --runs 20 --export-json "$OUT3" -n bridge-floor \
 # Throughput. Baseline 1: a plain veth pair between two fresh namespaces.
 ip netns add "$A_NS"
 ip netns add "$B_NS"
-ip -n "$A_NS" link add v0 type veth peer name v1 netns "$B_NS"
-ip -n "$A_NS" addr add 192.0.2.1/24 dev v0
-ip -n "$B_NS" addr add 192.0.2.2/24 dev v1
-ip -n "$A_NS" link set v0 up
-ip -n "$B_NS" link set v1 up
+bench_veth "$A_NS" v0 192.0.2.1/24 "$B_NS" v1 192.0.2.2/24
 ip -n "$B_NS" link set lo up
 # Baseline 2: a namespace on a plain veth pair to the host, routed (no NAT) to upstream.
 ip netns add "$R_NS"
 ip -n "$R_NS" link set lo up
-ip -n "$BENCH_NS" link add rv0 type veth peer name rv1 netns "$R_NS"
-ip -n "$BENCH_NS" addr add 192.0.2.129/25 dev rv0
-ip -n "$R_NS" addr add 192.0.2.130/25 dev rv1
-ip -n "$BENCH_NS" link set rv0 up
-ip -n "$R_NS" link set rv1 up
+bench_veth "$BENCH_NS" rv0 192.0.2.129/25 "$R_NS" rv1 192.0.2.130/25
 ip -n "$R_NS" route add default via 192.0.2.129
 ip -n "$UP_NS" route add 192.0.2.128/25 via 198.51.100.1
 ip netns exec "$BENCH_NS" sysctl -qw net.ipv4.ip_forward=1
