@@ -1,12 +1,11 @@
 #include "egress/policy.h"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <charconv>
 #include <set>
 
 #include "core/base/fs.h"
+#include "egress/toml.h"
 
 namespace nucleus::egress {
 namespace {
@@ -196,13 +195,7 @@ Result<void> validate(const Policy& policy) {
 
 Result<Policy> parse_policy_toml(std::string_view text, std::string_view source) {
   const std::string where(source);
-  toml::table table;
-  try {
-    table = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    return fail(where, "line " + std::to_string(e.source().begin.line) + ": " +
-                           std::string(e.description()));
-  }
+  ASSIGN_OR_RETURN(toml::table table, parse_toml(text, where));
 
   Policy policy;
   // Each array element is handed to the same builder the command-line flags use, so the file and

@@ -10,10 +10,10 @@
 #include <cerrno>
 #include <cctype>
 #include <charconv>
-#include <toml++/toml.h>
 
 #include "core/base/fs.h"
 #include "core/security/sha256.h"
+#include "egress/toml.h"
 
 namespace nucleus::security {
 namespace {
@@ -63,12 +63,7 @@ std::string capability_name(int cap) {
 }
 
 Result<CapsPolicy> parse_caps_policy(std::string_view toml_text) {
-  toml::table table;
-  try {  // toml++ is built with exceptions; they stop here
-    table = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    return fail("--caps-policy", std::string(e.description()));
-  }
+  ASSIGN_OR_RETURN(toml::table table, parse_toml(toml_text, "--caps-policy"));
   for (const auto& [key, value] : table) {
     if (key.str() != "keep" && key.str() != "version") {
       return fail("--caps-policy", "unknown key '" + std::string(key.str()) + "'");

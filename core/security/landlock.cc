@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <toml++/toml.h>
 
 #include "core/security/sha256.h"
+#include "egress/toml.h"
 
 namespace nucleus::security {
 namespace {
@@ -117,12 +117,7 @@ std::vector<LandlockPath> landlock_default_paths() {
 }
 
 Result<LandlockPolicy> parse_landlock_policy(std::string_view toml_text) {
-  toml::table table;
-  try {  // toml++ is built with exceptions; they stop here
-    table = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    return fail("--landlock-policy", std::string(e.description()));
-  }
+  ASSIGN_OR_RETURN(toml::table table, parse_toml(toml_text, "--landlock-policy"));
   LandlockPolicy policy;
   for (const auto& [key, value] : table) {
     std::string_view k = key.str();

@@ -50,6 +50,25 @@ TEST(CapsPolicy, RejectsEscapeCapsUnknownNamesAndBadShapes) {
   EXPECT_FALSE(parse_caps_policy("keep = [")); // TOML syntax error is an error, not a throw
 }
 
+// toml++ 3.3 reaches undefined behaviour on some non-ASCII bytes outside strings (found by the
+// fuzzers); policy files must be ASCII, with \uXXXX escapes in strings for anything else.
+TEST(TomlPolicies, NonAsciiBytesAreRefusedWithTheLineEscapesAreFine) {
+  auto caps = parse_caps_policy("version = 1\nd\xc7\xb9 = 1\n");
+  ASSERT_FALSE(caps);
+  EXPECT_EQ(caps.error().message(),
+            "--caps-policy: line 2: non-ASCII byte (write such characters in strings as \\uXXXX)");
+  auto landlock = parse_landlock_policy("version = 1\n# caf\xc3\xa9\n");
+  ASSERT_FALSE(landlock);
+  EXPECT_NE(landlock.error().message().find("--landlock-policy: line 2: non-ASCII"),
+            std::string::npos);
+  // A malformed document that tripped toml++'s debug assertions is an ordinary parse error.
+  auto assert_input = parse_caps_policy("[+\nkee =p = []\n");
+  ASSERT_FALSE(assert_input);
+  EXPECT_NE(assert_input.error().message().find("--caps-policy: line 1:"), std::string::npos);
+  auto escaped = parse_caps_policy("version = 1\nkeep = [\"kill\"] # \\u00e9 in a comment is ASCII\n");
+  EXPECT_TRUE(escaped) << escaped.error().message();
+}
+
 TEST(CapsPlan, KeepMaskFollowsPolicy) {
   auto plan = prepare_caps(CapsPolicy{{CAP_CHOWN, CAP_NET_BIND_SERVICE}});
   ASSERT_TRUE(plan) << plan.error().message();
