@@ -138,7 +138,32 @@ class SandboxRun {
     if (cgroup_)
       for (const auto& file : cgroup_->self_join_files())
         plan_.cgroup_join_files.push_back(plan_.keep(file));
+    // v2: the parent moves the child after the clone; until then nothing the child does may be
+    // charged elsewhere, so it waits for the go before building its root.
+    if (cgroup_ && cgroup_->version() == cgroup::Version::kV2) plan_.setup_after_release = true;
     return {};
+  }
+
+  // The parent's side of the start, between clone and the go: ids, cgroup, network, egress and
+  // the generated /etc. Returns the go message.
+  Result<std::string> set_up_around_child() {
+    ASSIGN_OR_RETURN(state_.workload, identify(child_->pid));
+    if (spec_.rootless) TRY(write_id_maps(child_->pid, rootless_id_map()));
+    if (cgroup_) TRY(place_in_cgroup());
+
+    std::optional<net::NetAttachment> attachment;
+    if (spec_.network == NetworkMode::kBridge) {
+      network_ = std::make_unique<SandboxNetwork>();
+      ASSIGN_OR_RETURN(attachment, network_->attach(spec_, child_->pid, journal_));
+      // Egress rules go in before the workload runs: it never sees an open network.
+      ASSIGN_OR_RETURN(egress_, start_egress(spec_, io_, network_->netns_fd(), *attachment, journal_));
+      state_.details["network"] = describe_attachment(*attachment);
+    }
+    // Generated once, now that the addresses and resolvers are known (etc_files.h).
+    EtcFiles etc = generate_etc_files(spec_, attachment ? &*attachment : nullptr);
+    if (!spec_.rootfs) return release_message(etc);
+    TRY(write_etc_files(state_dir_->file("etc"), etc));
+    return std::string(1, kGoByte);
   }
 
   // Writes the remapped id maps when the child asks for them (see ChildPlan).
@@ -179,32 +204,22 @@ class SandboxRun {
     block_forwarded_signals();
     ASSIGN_OR_RETURN(child_, launch(plan_, namespace_flags(spec_)));
     mark("  clone3");
-    ASSIGN_OR_RETURN(state_.workload, identify(child_->pid));
-    if (spec_.rootless) TRY(write_id_maps(child_->pid, rootless_id_map()));
-    if (cgroup_) TRY(place_in_cgroup());
-
-    std::optional<net::NetAttachment> attachment;
-    if (spec_.network == NetworkMode::kBridge) {
-      network_ = std::make_unique<SandboxNetwork>();
-      ASSIGN_OR_RETURN(attachment, network_->attach(spec_, child_->pid, journal_));
-      // Egress rules go in before the workload runs: it never sees an open network.
-      ASSIGN_OR_RETURN(egress_, start_egress(spec_, io_, network_->netns_fd(), *attachment, journal_));
-      state_.details["network"] = describe_attachment(*attachment);
+    auto go = set_up_around_child();
+    if (!go) {
+      // The child builds its root meanwhile. If it failed there, its report is the cause the
+      // user needs; our own error is then only a consequence (its pid or netns is gone).
+      if (auto early = take_reported_failure(*child_)) {
+        failure_ = std::move(early);
+        return {};
+      }
+      return std::unexpected(go.error());
     }
-    // Generated once, now that the addresses and resolvers are known (etc_files.h).
-    EtcFiles etc = generate_etc_files(spec_, attachment ? &*attachment : nullptr);
-    std::string go(1, kGoByte);
-    if (spec_.rootfs) {
-      TRY(write_etc_files(state_dir_->file("etc"), etc));
-    } else {
-      ASSIGN_OR_RETURN(go, release_message(etc));
-    }
-
     mark("  network");
     // A child that failed while building its root has exited after reporting why: then the
-    // release fails and wait_for_exec() below reads the report.
-    if (auto released = release(*child_, go); !released)
-      kLog.debug(released.error().message());
+    // release fails with EPIPE and wait_for_exec() below reads the report.
+    if (auto released = release(*child_, *go);
+        !released && released.error().code != EPIPE && released.error().code != ECONNRESET)
+      return std::unexpected(released.error());
     if (spec_.seccomp.mode == security::SeccompMode::kTrace) {
       // From the moment the filter is in, every syscall of the child waits for our answer, the
       // exec included: serve the listener while waiting for the exec result.

@@ -17,6 +17,8 @@
 #include <toml++/impl/preprocessor.h>
 #undef TOML_UNREACHABLE
 #define TOML_UNREACHABLE std::abort()
+#undef TOML_ASSERT_ASSUME  // with NDEBUG it would turn the assertions into assumptions
+#define TOML_ASSERT_ASSUME(expr) static_cast<void>(0)
 #include <toml++/toml.h>
 
 #include "core/base/result.h"

@@ -60,13 +60,16 @@ Result<void> write_atomic(const std::string& path, std::string_view data, mode_t
   // Replacing a file with rename() makes ext4 write the new file's data out first (its
   // auto_da_alloc guard for programs that do not fsync): ~0.1 ms more per call on this machine,
   // several times per sandbox. Swapping the two names is just as atomic for readers and skips
-  // that; the old content, now under the temporary name, is unlinked.
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
-    ::unlink(tmp.c_str());
+  // that; the old content, now under the temporary name, is unlinked. Only over a regular file:
+  // anything else (a directory given as an output path) must fail like rename() does.
+  struct stat old_st{};
+  if (::lstat(path.c_str(), &old_st) == 0 && S_ISREG(old_st.st_mode) &&
+      ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
+    if (::unlink(tmp.c_str()) != 0) return errno_error("remove the replaced " + path, tmp);
     return {};
   }
-  // ENOENT: nothing to replace yet. EINVAL: a filesystem without RENAME_EXCHANGE.
-  if ((errno != ENOENT && errno != EINVAL) || ::rename(tmp.c_str(), path.c_str()) != 0) {
+  // Nothing to replace yet, not a regular file, or a filesystem without RENAME_EXCHANGE.
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int saved = errno;
     ::unlink(tmp.c_str());
     return make_error(saved, "rename " + path);

@@ -1,6 +1,7 @@
 #include "core/sandbox/etc_files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "core/base/fs.h"
 #include "core/sandbox/child.h"
@@ -37,8 +38,11 @@ EtcFiles generate_etc_files(const ValidSpec& spec, const net::NetAttachment* att
 Result<void> create_etc_files(const std::string& dir) {
   TRY(fs::make_dirs(dir, 0755));
   // 0644: the files are read by whatever uid the workload runs as; they hold nothing secret.
-  for (const char* name : kGeneratedEtcFiles)
-    TRY(fs::open_fd(dir + "/" + name, O_WRONLY | O_CREAT | O_EXCL, 0644));
+  for (const char* name : kGeneratedEtcFiles) {
+    ASSIGN_OR_RETURN(UniqueFd fd, fs::open_fd(dir + "/" + name, O_WRONLY | O_CREAT | O_EXCL, 0644));
+    // Whatever our umask: a non-root workload must read them.
+    if (::fchmod(fd.get(), 0644) != 0) return errno_error("chmod " + dir + "/" + name);
+  }
   return {};
 }
 

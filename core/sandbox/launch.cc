@@ -119,6 +119,16 @@ Result<std::optional<ChildFailure>> wait_for_exec(LaunchedChild& child,
   }
 }
 
+std::optional<ChildFailure> take_reported_failure(LaunchedChild& child) {
+  ChildFailure failure;
+  ssize_t n = recv(child.sync.get(), &failure, sizeof failure, MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(sizeof failure) || failure.warning || failure.wants_id_map)
+    return std::nullopt;
+  failure.step[sizeof failure.step - 1] = '\0';
+  failure.path[sizeof failure.path - 1] = '\0';
+  return failure;
+}
+
 std::string describe(const ChildFailure& f) {
   std::string out = f.step;
   if (f.path[0]) out += std::string(" ") + f.path;

@@ -50,6 +50,9 @@ struct IdMap {
 [[nodiscard]] Result<std::optional<ChildFailure>> wait_for_exec(
     LaunchedChild& child, const std::function<Result<void>()>& write_maps = {});
 
+// A failure the child has already reported, without waiting; nullopt when there is none.
+[[nodiscard]] std::optional<ChildFailure> take_reported_failure(LaunchedChild& child);
+
 // "mount /proc: Permission denied": a user-facing description of a child failure.
 [[nodiscard]] std::string describe(const ChildFailure& failure);
 

@@ -7,6 +7,7 @@
 // missing cgroup fatal.
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -311,6 +312,18 @@ TEST_F(ModesTest, ProductionDropsToUserAndGroup) {
                       {"/bin/sh", "-c", "id -u; id -g; grep CapEff /proc/self/status"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "1000\n1001\nCapEff:\t0000000000000000\n");
+}
+
+// The generated /etc files bound over a --rootfs are readable by a non-root workload whatever
+// nucleus's umask.
+TEST_F(ModesTest, ProductionGeneratedEtcIsReadableByTheUserWhateverTheUmask) {
+  rootfs();  // made before the umask changes: it stands for a tree the operator prepared
+  mode_t old_mask = umask(077);
+  auto r = production({"--user", "1000", "--hostname", "etc-check"},
+                      {"/bin/sh", "-c", "cat /etc/hostname; stat -c %a /etc/passwd"});
+  umask(old_mask);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "etc-check\n644\n");
 }
 
 // ---- secrets: tmpfs everywhere (production also zeroes its buffers, not visible from outside)

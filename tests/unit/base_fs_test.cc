@@ -50,6 +50,15 @@ TEST_F(FsTest, WriteAtomicCreatesThenReplacesByName) {
   EXPECT_EQ(names(), std::vector<std::string>{"state.json"}) << "no temporary file left";
 }
 
+// Only a regular file is replaced: a directory given as the output path stays where it is.
+TEST_F(FsTest, WriteAtomicNeverReplacesADirectory) {
+  std::string path = dir_ + "/out";
+  ASSERT_TRUE(stdfs::create_directory(path));
+  EXPECT_FALSE(write_atomic(path, "x", 0644));
+  EXPECT_TRUE(stdfs::is_directory(path));
+  EXPECT_EQ(names(), std::vector<std::string>{"out"});
+}
+
 TEST_F(FsTest, WriteAtomicIntoAMissingDirectoryFailsAndLeavesNothing) {
   EXPECT_FALSE(write_atomic(dir_ + "/missing/state.json", "x", 0600));
   EXPECT_TRUE(names().empty());

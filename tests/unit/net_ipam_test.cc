@@ -182,6 +182,17 @@ TEST_F(IpamTest, CorruptStateIsAnErrorNotADoubleAllocation) {
   EXPECT_NE(r.error().message().find("corrupt"), std::string::npos);
 }
 
+// A machine crash can leave an empty file behind (the state root may be on disk and state files
+// are not fsynced); nucleus never writes one, and no lease outlives the machine.
+TEST_F(IpamTest, AnEmptyStateFileHoldsNoLeases) {
+  Cidr net = cidr("10.0.42.0/24");
+  ASSERT_TRUE(fs::make_dirs(root_ + "/ipam"));
+  ASSERT_TRUE(fs::write_atomic(root_ + "/ipam/10.0.42.0_24.json", ""));
+  auto r = reserve(root_, net, live("b"));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->to_string(), "10.0.42.2");
+}
+
 TEST_F(IpamTest, JournalUndoReleases) {
   Cidr net = cidr("10.0.42.0/24");
   ASSERT_TRUE(reserve(root_, net, live("a")));
