@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "core/base/fs.h"
+#include "tests/support/temp_dir.h"
 
 namespace nucleus::fs {
 namespace {
@@ -16,18 +17,14 @@ namespace stdfs = std::filesystem;
 
 class FsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nucleus-fs-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { stdfs::remove_all(dir_); }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
   std::vector<std::string> names() const {
     std::vector<std::string> out;
     for (const auto& e : stdfs::directory_iterator(dir_)) out.push_back(e.path().filename());
     return out;
   }
-  std::string dir_;
+  nucleus::testing::TempDir scratch_{"nucleus-fs-test"};
+  const std::string& dir_ = scratch_.path();
 };
 
 TEST_F(FsTest, WriteAtomicCreatesThenReplacesByName) {

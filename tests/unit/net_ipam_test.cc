@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/base/fs.h"
+#include "tests/support/temp_dir.h"
 
 namespace nucleus::net::ipam {
 namespace {
@@ -19,12 +20,7 @@ Cidr cidr(std::string_view text) { return *Cidr::parse(text); }
 
 class IpamTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nucleus-ipam-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void SetUp() override { ASSERT_FALSE(root_.empty()); }
 
   Owner live(std::string id) {
     auto o = Owner::self(std::move(id));
@@ -46,7 +42,8 @@ class IpamTest : public ::testing::Test {
     return o;
   }
 
-  std::string root_;
+  nucleus::testing::TempDir dir_{"nucleus-ipam"};
+  const std::string& root_ = dir_.path();
 };
 
 TEST_F(IpamTest, FirstAddressAfterGatewayThenNext) {

@@ -13,6 +13,7 @@
 #include "net/kernel/kernel_backend.h"
 #include "net/kernel/port_check.h"
 #include "net/kernel/port_lease.h"
+#include "tests/support/temp_dir.h"
 
 namespace nucleus::net::kernel {
 namespace {
@@ -77,14 +78,10 @@ TEST(HostVethName, ShortStableAndDistinct) {
 
 class PortLeaseTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/nucleus-ports-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void SetUp() override { ASSERT_FALSE(root_.empty()); }
   Owner live(std::string id) { return *Owner::self(std::move(id)); }
-  std::string root_;
+  nucleus::testing::TempDir dir_{"nucleus-ports"};
+  const std::string& root_ = dir_.path();
 };
 
 TEST_F(PortLeaseTest, SecondSandboxCannotPublishTheSameHostPort) {
