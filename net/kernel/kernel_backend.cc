@@ -139,6 +139,16 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
     host_ = std::move(*sock);
   }
 
+  // 1b. Forwarding, before the bridge gets its gateway addresses: the kernel joins an IPv6
+  // gateway's subnet-router anycast address when forwarding is on, and only a removal that also
+  // happens while forwarding is on (the undo order is the reverse of this one) is sure to leave
+  // it again. Turned on the other way round, a loaded machine sometimes kept a stale anycast
+  // route on the bridge after the sandbox was gone.
+  STEP("ip_forward", journal_create(ip_forward::kJournalKind, owner_.id,
+                                    ip_forward::journal_attrs(request.state_root)));
+  has_forward_ = true;
+  STEP("ip_forward", ip_forward::acquire(request.state_root, owner_, request.ipv6));
+
   // 2+3. Bridge and veth, under the bridge lock so a leaving sandbox cannot delete the bridge
   // between our lookup and our enslaving.
   {
@@ -208,12 +218,6 @@ Result<NetAttachment> KernelBackend::attach_steps(const NetRequest& request,
     foreign_rules_ = std::move(*rules);
     foreign_known_ = true;
   }
-
-  // 6. Forwarding.
-  STEP("ip_forward", journal_create(ip_forward::kJournalKind, owner_.id,
-                                    ip_forward::journal_attrs(request.state_root)));
-  has_forward_ = true;
-  STEP("ip_forward", ip_forward::acquire(request.state_root, owner_, request.ipv6));
 
   // 7. Published ports.
   if (!request.publish.empty()) STEP("publish", publish(request.publish));
@@ -345,13 +349,6 @@ void KernelBackend::detach_here() noexcept {
       has_ports_ = false;
       ports_.clear();
     }
-    if (has_forward_) {
-      if (auto r = ip_forward::release(request_.state_root, owner_.id); !r)
-        kLog.warn("ip_forward release: " + r.error().message());
-      else
-        journal_remove(ip_forward::kJournalKind, owner_.id);
-      has_forward_ = false;
-    }
     if (has_veth_ || has_bridge_) {
       if (!host_.valid()) {
         if (auto s = NetlinkSocket::open()) host_ = std::move(*s);
@@ -377,6 +374,14 @@ void KernelBackend::detach_here() noexcept {
           journal_remove(bridge::kJournalKind, request_.bridge);
         has_bridge_ = false;
       }
+    }
+    // After the bridge's gateway addresses are gone (see attach).
+    if (has_forward_) {
+      if (auto r = ip_forward::release(request_.state_root, owner_.id); !r)
+        kLog.warn("ip_forward release: " + r.error().message());
+      else
+        journal_remove(ip_forward::kJournalKind, owner_.id);
+      has_forward_ = false;
     }
     if (has_ipam6_) {
       if (auto r = ipam::release(request_.state_root, request_.subnet6, owner_.id); !r)

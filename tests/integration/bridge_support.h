@@ -141,8 +141,14 @@ class BridgeTest : public SandboxTest {
     std::vector<std::string> flags = {"--name", name, "--ip", ip};
     flags.insert(flags.end(), extra.begin(), extra.end());
     sandboxes_.push_back(std::make_unique<Spawned>(nucleus_argv(bridge_args(flags, agent_cmd({name})))));
-    return eventually([&] { return probe_from_host("tcp", ip, 8080) == "ok tcp-" + name; },
-                      std::chrono::seconds(20));
+    if (eventually([&] { return probe_from_host("tcp", ip, 8080) == "ok tcp-" + name; },
+                   std::chrono::seconds(20)))
+      return true;
+    // Say why: nucleus's own report, or the sandbox's.
+    auto r = sandboxes_.back()->wait(std::chrono::seconds(2));
+    sandboxes_.pop_back();
+    ADD_FAILURE() << "sandbox " << name << " did not come up (status " << r.status << "): " << r.err;
+    return false;
   }
   // Stops every started sandbox (SIGTERM, which nucleus forwards; the agent exits 0 on it) and
   // waits for each; returns their exit statuses.
