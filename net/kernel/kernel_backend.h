@@ -58,7 +58,7 @@ class KernelBackend final : public NetBackend {
   void detach_here() noexcept;
   // Deletes or releases the host veth at detach; see the comment in the definition.
   void drop_veth(bool bridge_locked) noexcept;
-  [[nodiscard]] bool delete_veth_with_bridge() noexcept;
+  [[nodiscard]] bool delete_together(int veth_index, int bridge_index) noexcept;
   [[nodiscard]] bool sandbox_gone() const noexcept;
 
   // The namespace attach() ran in. detach() may be called from another thread (a destructor);
