@@ -64,6 +64,17 @@ int set_mount_attr(const char* target, unsigned long attrs, bool recursive) {
   return static_cast<int>(syscall(SYS_mount_setattr, AT_FDCWD, target, flags, &attr, sizeof attr));
 }
 
+// Writes all `size` bytes (retrying short writes and EINTR); returns 0 or an errno value.
+int write_fully(int fd, const char* data, size_t size) {
+  for (size_t done = 0; done < size;) {
+    ssize_t n = write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
 // Copies a secret into the sandbox's in-memory tmpfs through a stack buffer, which production
 // mode wipes afterwards so no copy of the secret lingers in this process's memory.
 int copy_secret(const ChildStep& s, const ChildPlan& plan) {
@@ -82,15 +93,7 @@ int copy_secret(const ChildStep& s, const ChildPlan& plan) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) err = errno;
     if (n <= 0) break;
-    for (ssize_t off = 0; off < n;) {
-      ssize_t w = write(out, buf + off, static_cast<size_t>(n - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        err = errno;
-        break;
-      }
-      off += w;
-    }
+    err = write_fully(out, buf, static_cast<size_t>(n));
     if (err) break;
   }
   if (plan.zero_secret_buffers) explicit_bzero(buf, sizeof buf);
@@ -282,12 +285,8 @@ void write_released_etc(const ChildPlan& plan, const char* data, size_t size, in
     size_t length = static_cast<size_t>(static_cast<const char*>(nul) - (data + offset));
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) fail_child(sync_fd, errno, "generated /etc", path);
-    for (size_t done = 0; done < length;) {
-      ssize_t n = write(fd, data + offset + done, length - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_child(sync_fd, errno, "generated /etc", path);
-      done += static_cast<size_t>(n);
-    }
+    if (int err = write_fully(fd, data + offset, length); err != 0)
+      fail_child(sync_fd, err, "generated /etc", path);
     close(fd);
     offset += length + 1;
   }
