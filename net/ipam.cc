@@ -19,14 +19,8 @@ std::string file_stem(const std::string& state_root, const Cidr& subnet) {
 }
 
 Result<std::vector<Lease>> load(const std::string& path, const Cidr& subnet) {
-  auto text = fs::read_file(path);
-  if (!text) {
-    if (text.error().code == ENOENT) return std::vector<Lease>{};
-    return std::unexpected(text.error());
-  }
-  // nucleus never writes an empty file; a machine crash can leave one (the state root may be on
-  // a disk filesystem), and no lease outlives the machine.
-  if (text->empty()) return std::vector<Lease>{};
+  ASSIGN_OR_RETURN(std::optional<std::string> text, fs::read_state_file(path));
+  if (!text) return std::vector<Lease>{};
   auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object() || !j.contains("leases") || !j["leases"].is_array())
     return fail("ipam", path + " is corrupt; remove it once no sandbox of " + subnet.to_string() +

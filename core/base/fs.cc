@@ -31,6 +31,16 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
+Result<std::optional<std::string>> read_state_file(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) {
+    if (text.error().code == ENOENT) return std::nullopt;
+    return std::unexpected(text.error());
+  }
+  if (text->empty()) return std::nullopt;
+  return std::move(*text);
+}
+
 Result<void> write_all(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,11 @@ namespace nucleus::fs {
 
 // Reads a whole (small) file: /proc and /sys entries, state files.
 [[nodiscard]] Result<std::string> read_file(const std::string& path);
+
+// A state file's text; nullopt when it does not exist or is empty. nucleus never writes an empty
+// state file, but a machine crash can leave one (the state root may be on a disk filesystem and
+// state writes are not fsynced), and no state in it outlives the machine.
+[[nodiscard]] Result<std::optional<std::string>> read_state_file(const std::string& path);
 
 // Writes all of `data` to `fd` (retrying short writes); `path` only names it in errors.
 [[nodiscard]] Result<void> write_all(int fd, std::string_view data, const std::string& path);

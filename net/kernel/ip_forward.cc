@@ -30,11 +30,8 @@ Paths paths(const std::string& state_root) {
 }
 
 Result<nlohmann::json> load(const std::string& path) {
-  auto text = fs::read_file(path);
-  if (!text) {
-    if (text.error().code == ENOENT) return nlohmann::json::object();
-    return std::unexpected(text.error());
-  }
+  ASSIGN_OR_RETURN(std::optional<std::string> text, fs::read_state_file(path));
+  if (!text) return nlohmann::json::object();
   auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   // A damaged file only loses the refcount; forwarding stays on (safe for running sandboxes).
   if (j.is_discarded() || !j.is_object()) return nlohmann::json::object();
