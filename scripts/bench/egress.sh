@@ -15,10 +15,7 @@ WORK=$(mktemp -d /tmp/nucleus-bench-egress-XXXXXX)
 BENCH_STATE=$WORK/state
 
 cleanup() {
-  for ns in "$HOST_NS" "$UP_NS"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  bench_del_ns "$HOST_NS" "$UP_NS"
   rm -rf "$WORK"
 }
 trap cleanup EXIT

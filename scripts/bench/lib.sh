@@ -11,9 +11,17 @@ bench_setup_ns() {
   trap bench_cleanup EXIT
 }
 
+# bench_del_ns NS...: kills what runs in each namespace and deletes it (missing ones are fine).
+bench_del_ns() {
+  local ns
+  for ns in "$@"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+
 bench_cleanup() {
-  ip netns pids "$BENCH_NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-  ip netns del "$BENCH_NS" 2>/dev/null || true
+  bench_del_ns "$BENCH_NS"
   [[ -n ${BENCH_STATE:-} ]] && rm -rf "$BENCH_STATE"
 }
 

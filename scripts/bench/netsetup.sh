@@ -24,10 +24,7 @@ F_NS=${BENCH_NS}f
 bench_setup_ns
 cleanup_all() {
   if [[ -n ${SBX_PID:-} ]]; then kill "$SBX_PID" 2>/dev/null || true; wait "$SBX_PID" 2>/dev/null || true; fi
-  for ns in "$UP_NS" "$A_NS" "$B_NS" "$R_NS" "$F_NS"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  bench_del_ns "$UP_NS" "$A_NS" "$B_NS" "$R_NS" "$F_NS"
   bench_cleanup || true
 }
 trap cleanup_all EXIT
