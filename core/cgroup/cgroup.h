@@ -44,9 +44,7 @@ struct Limits {
   std::uint32_t pids = kDefaultPids;          // --pids
 };
 
-// "512m", "2g", "1.5g", "64k", "1048576" (bytes), binary units, optional "b"/"ib" suffix.
-[[nodiscard]] Result<std::uint64_t> parse_size(std::string_view text);
-// parse_size plus a floor of 4 MiB: less cannot even exec a shell and only produces OOM noise.
+// parse_size (core/base/number.h) plus a floor of 4 MiB: less cannot even exec a shell and only produces OOM noise.
 [[nodiscard]] Result<std::uint64_t> parse_memory(std::string_view text);
 // "1.5", "0.25", "4": at least 0.01 (the kernel's 1 ms minimum quota per 100 ms period).
 [[nodiscard]] Result<double> parse_cpus(std::string_view text);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/base/number.h"
 #include "core/egress/egress_runtime.h"
 #include "core/spec/hardening_validate.h"
 #include "core/spec/network_validate.h"
@@ -200,7 +201,7 @@ void validate_filesystem(const SandboxSpec& in, ValidSpec& out, Checker& c) {
     if (!check_sandbox_path(c, "--tmpfs", parts[0]) || !claim("--tmpfs", parts[0])) continue;
     m.dest = stdfs::path(parts[0]).lexically_normal().string();
     if (parts.size() == 2) {
-      auto size = parse_size(parts[1]);
+      auto size = parse_size(parts[1], "--tmpfs");
       if (!size) {
         c.add("--tmpfs", "'" + t + "': " + size.error().detail);
         continue;
@@ -301,24 +302,6 @@ std::string check_id(const std::string& id) {
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.' && ch != '-')
       return "'" + id + "' may only contain letters, digits, '_', '.' and '-'";
   return {};
-}
-
-Result<uint64_t> parse_size(const std::string& text) {
-  if (text.empty()) return fail("size", "empty size");
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data())
-    return fail("size", "'" + text + "' is not a size (like 512k, 64m, 1g)");
-  std::string suffix(end, text.data() + text.size());
-  uint64_t unit = 1;
-  if (suffix == "" || suffix == "b") unit = 1;
-  else if (suffix == "k" || suffix == "K" || suffix == "kb") unit = 1ULL << 10;
-  else if (suffix == "m" || suffix == "M" || suffix == "mb") unit = 1ULL << 20;
-  else if (suffix == "g" || suffix == "G" || suffix == "gb") unit = 1ULL << 30;
-  else return fail("size", "'" + text + "' has an unknown unit (use k, m or g)");
-  if (value == 0) return fail("size", "'" + text + "' must be greater than zero");
-  if (value > UINT64_MAX / unit) return fail("size", "'" + text + "' is too large");
-  return value * unit;
 }
 
 std::string default_state_root(uid_t euid) {

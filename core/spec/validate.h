@@ -27,9 +27,6 @@ struct Validated {
 // Sandbox ids and names: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}. Returns the problem, or empty.
 [[nodiscard]] std::string check_id(const std::string& id);
 
-// "64m", "1g", "4096", "512k": bytes. Errors on garbage, zero or overflow.
-[[nodiscard]] Result<uint64_t> parse_size(const std::string& text);
-
 // The default state root: NUCLEUS_STATE_DIR, else /run/nucleus for root, else
 // $XDG_RUNTIME_DIR/nucleus, else /tmp/nucleus-UID.
 [[nodiscard]] std::string default_state_root(uid_t euid);

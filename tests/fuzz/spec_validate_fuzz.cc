@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/base/number.h"
 #include "core/spec/network_validate.h"
 #include "core/spec/validate.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -66,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The small parsers on their own, with every value.
     (void)check_id(value);
     (void)valid_interface_name(value);
-    if (auto bytes = parse_size(value)) FUZZ_CHECK(*bytes > 0);
+    if (auto bytes = parse_size(value, "--tmpfs")) FUZZ_CHECK(*bytes > 0 && *bytes < (1ULL << 62));
   }
 
   Validated result = validate(spec, euid);

@@ -1,7 +1,10 @@
 // Unit tests of the service-mode table as validation rules (no privileges needed).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/spec/hardening_validate.h"
 #include "core/spec/validate.h"
@@ -54,6 +57,22 @@ TEST(Modes, BridgeDnsMustBeExplicitInStrictModes) {
   EXPECT_TRUE(has_error(validate(s, 0), "--dns"));
   s.dns = {"198.51.100.2"};
   EXPECT_FALSE(has_error(validate(s, 0), "--dns"));
+}
+
+TEST(Modes, ResourceFlagErrorsNameTheFlagOnce) {
+  auto s = base("agent");
+  s.memory = "1m";
+  s.cpus = "0";
+  s.pids = "x";
+  auto v = validate(s, 0);
+  std::vector<std::string> messages;
+  for (const auto& e : v.errors) messages.push_back(e.message());
+  EXPECT_NE(std::find(messages.begin(), messages.end(), "--memory: must be at least 4m"),
+            messages.end());
+  EXPECT_NE(std::find(messages.begin(), messages.end(), "--cpus: must be at least 0.01"),
+            messages.end());
+  EXPECT_NE(std::find(messages.begin(), messages.end(), "--pids: 'x' is not a whole number"),
+            messages.end());
 }
 
 TEST(Modes, ProductionNeedsRootfsMemoryAndCpus) {
