@@ -13,6 +13,7 @@
 
 #include "core/base/fs.h"
 #include "tests/integration/egress_probe_py.h"
+#include "tests/integration/egress_upstream_py.h"
 #include "tests/support/sandbox_fixture.h"
 
 namespace nucleus::testing {
@@ -20,34 +21,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// tcp 80/8080 on every upstream address (answers "hi"); udp echo on port 9 of .10/.11 and a fake
-// resolver (udp echo on 53) at 203.0.113.13.
-constexpr const char* kServers = R"(import socket, threading
-def tcp(port):
-    s = socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True)
-    while True:
-        c, a = s.accept()
-        c.sendall(b"hi")
-        c.close()
-def udp(addr, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((addr, port))
-    while True:
-        d, a = s.recvfrom(100)
-        s.sendto(d, a)
-for p in (80, 8080): threading.Thread(target=tcp, args=(p,)).start()
-for a, p in (("203.0.113.10", 9), ("203.0.113.11", 9)):
-    threading.Thread(target=udp, args=(a, p)).start()
-udp("203.0.113.13", 53)
-)";
-
 class EgressRun : public SandboxTest {
  protected:
   void SetUp() override {
     SandboxTest::SetUp();
     if (HasFatalFailure()) return;
     std::ofstream(scratch_ + "/probe.py") << kEgressProbePy;
-    std::ofstream(scratch_ + "/servers.py") << kServers;
+    std::ofstream(scratch_ + "/servers.py") << kEgressUpstreamPy;
     hosts_ = scratch_ + "/upstream-hosts";
     set_allowed("203.0.113.10");
     net_->spawn_upstream("exec python3 " + scratch_ + "/servers.py");

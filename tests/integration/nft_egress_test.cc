@@ -9,6 +9,7 @@
 
 #include "core/base/unique_fd.h"
 #include "egress/nft_egress.h"
+#include "tests/integration/egress_upstream_py.h"
 #include "tests/support/command.h"
 #include "tests/support/netns.h"
 
@@ -44,26 +45,6 @@ except Exception as e:
     print(type(e).__name__)
 )";
 
-constexpr const char* kServers = R"(import socket, threading
-def tcp(port):
-    s = socket.create_server(("::", port), family=socket.AF_INET6, dualstack_ipv6=True)
-    while True:
-        c, a = s.accept()
-        c.sendall(b"hi")
-        c.close()
-def udp(addr):
-    # Bound per address: a wildcard socket would answer from the uplink's address.
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((addr, 53))
-    while True:
-        d, a = s.recvfrom(100)
-        s.sendto(d, a)
-threading.Thread(target=tcp, args=(80,)).start()
-threading.Thread(target=tcp, args=(8080,)).start()
-threading.Thread(target=udp, args=("203.0.113.13",)).start()
-udp("203.0.113.12")
-)";
-
 // A denial must fail fast: a TCP reset ("refused"), an ICMP error ("refused") or the local EPERM
 // that a reject in the output hook also returns to the sender ("PermissionError"); never a timeout.
 bool denied_fast(const std::string& outcome) {
@@ -78,9 +59,9 @@ class EgressTest : public ::testing::Test {
     std::ofstream(probe_) << kProbe;
     fd_ = UniqueFd(::open(("/run/netns/" + net_.host()).c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_TRUE(fd_.valid());
-    // Upstream: tcp 80 and 8080 on every address, udp 53 echo (stands in for a resolver).
+    // Upstream services: see egress_upstream_py.h.
     servers_ = "/tmp/nft-egress-" + std::to_string(getpid()) + "-srv.py";
-    std::ofstream(servers_) << kServers;
+    std::ofstream(servers_) << nucleus::testing::kEgressUpstreamPy;
     net_.spawn_upstream("python3 " + servers_);
     ASSERT_TRUE(eventually([&] { return probe("203.0.113.10", 8080) == "ok"; }));
   }
