@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 
+#include "core/base/detached.h"
 #include "core/base/netns.h"
 
 namespace nucleus::net::nft {
@@ -63,20 +64,18 @@ Result<NftSocket> NftSocket::open() {
   return s;
 }
 
+namespace {
+// The detached child's part of close_in_background(): one RCU grace period, then its exit
+// closes the socket.
+void wait_grace_period(void*) { ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0U, 0); }
+}  // namespace
+
 void NftSocket::close_in_background() noexcept {
   if (!sock_) return;
-  const unsigned fd = static_cast<unsigned>(mnl_socket_get_fd(sock_.get()));
-  // Fork semantics (a private copy of memory) and no exit signal: nobody waits for this child.
-  long pid = ::syscall(SYS_clone, 0UL, nullptr, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    // Raw system calls only: another thread may have held a libc lock at the clone.
-    if (fd > 0) ::syscall(SYS_close_range, 0U, fd - 1, 0U);
-    ::syscall(SYS_close_range, fd + 1, ~0U, 0U);
-    ::syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0U, 0);  // one RCU grace period
-    ::syscall(SYS_exit_group, 0);
-  }
-  // Our reference goes now; the child's is the last one (or, if the clone failed, ours is and
-  // this close waits, which is only slower).
+  const int fd = mnl_socket_get_fd(sock_.get());
+  // The child's copy of the socket is the last reference once ours goes (if the child could not
+  // be started, ours is, and this close waits, which is only slower).
+  (void)run_detached(std::span<const int>(&fd, 1), wait_grace_period, nullptr);
   sock_.reset();
 }
 
