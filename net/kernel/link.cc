@@ -10,10 +10,21 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <chrono>
 #include <memory>
+#include <vector>
+
+#include "core/base/detached.h"
+#include "core/base/unique_fd.h"
 
 namespace nucleus::net::kernel {
 namespace {
@@ -238,9 +249,12 @@ Result<uint32_t> unused_link_group(NetlinkSocket& sock, uint32_t hint) {
   return make_error(ENOSPC, "link group", "no free device group near " + std::to_string(hint));
 }
 
-Result<void> delete_link_group(NetlinkSocket& sock, uint32_t group) {
+namespace {
+
+// RTM_DELLINK for device group `group` (ifindex 0 + IFLA_GROUP; libnl's delete request needs a
+// name or an index).
+Result<std::unique_ptr<nl_msg, decltype(&nlmsg_free)>> group_delete_request(uint32_t group) {
   if (group == 0) return fail("link group delete", "refusing the default group");
-  // libnl's delete request needs a name or index; the kernel also takes ifindex 0 + IFLA_GROUP.
   std::unique_ptr<nl_msg, decltype(&nlmsg_free)> msg(nlmsg_alloc_simple(RTM_DELLINK, 0),
                                                       nlmsg_free);
   if (!msg) return make_error(ENOMEM, "link group delete");
@@ -249,8 +263,133 @@ Result<void> delete_link_group(NetlinkSocket& sock, uint32_t group) {
   if (nlmsg_append(msg.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
       nla_put_u32(msg.get(), IFLA_GROUP, group) < 0)
     return make_error(ENOMEM, "link group delete");
+  return msg;
+}
+
+Error group_delete_error(int nl_code, uint32_t group) {
+  return nl_error(nl_code, "link group delete", "group " + std::to_string(group));
+}
+
+}  // namespace
+
+Result<void> delete_link_group(NetlinkSocket& sock, uint32_t group) {
+  ASSIGN_OR_RETURN(auto msg, group_delete_request(group));
   if (int err = nl_send_sync(sock.get(), msg.release()); err < 0)
-    return std::unexpected(nl_error(err, "link group delete", "group " + std::to_string(group)));
+    return std::unexpected(group_delete_error(err, group));
+  return {};
+}
+
+namespace {
+
+// What the detached child needs; filled before the fork, so the child only reads its copy.
+struct DetachedDelete {
+  const nlmsghdr* request = nullptr;
+  int result_fd = -1;  // the child writes the request's errno (0: done) here
+};
+
+// The detached child: sends the request on a socket of its own (it blocks until the kernel is
+// completely done), then reports the kernel's answer.
+void send_delete(void* arg) {
+  const auto* job = static_cast<const DetachedDelete*>(arg);
+  int result = 0;
+  int sock = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sock < 0 || ::sendto(sock, job->request, job->request->nlmsg_len, 0,
+                           reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) < 0) {
+    result = errno;
+  } else {
+    alignas(nlmsghdr) char reply[1024];
+    ssize_t n = ::recv(sock, reply, sizeof reply, 0);
+    const auto* h = reinterpret_cast<const nlmsghdr*>(reply);
+    if (n < 0)
+      result = errno;
+    else if (n >= static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))) &&
+             h->nlmsg_type == NLMSG_ERROR)
+      result = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+  }
+  ssize_t ignored = ::write(job->result_fd, &result, sizeof result);
+  (void)ignored;
+}
+
+// Collects the indexes of links whose removal the kernel announced.
+struct Announced {
+  std::span<const int> wanted;
+  std::vector<bool> seen;
+  [[nodiscard]] bool all() const {
+    return std::find(seen.begin(), seen.end(), false) == seen.end();
+  }
+};
+
+int note_removal(nl_msg* msg, void* arg) {
+  auto* announced = static_cast<Announced*>(arg);
+  const nlmsghdr* h = nlmsg_hdr(msg);
+  if (h->nlmsg_type != RTM_DELLINK || !nlmsg_valid_hdr(h, sizeof(ifinfomsg))) return NL_OK;
+  const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(h));
+  // A bridge port is also announced in the AF_BRIDGE family; the link itself is AF_UNSPEC.
+  if (ifi->ifi_family != AF_UNSPEC) return NL_OK;
+  for (size_t i = 0; i < announced->wanted.size(); ++i)
+    if (announced->wanted[i] == ifi->ifi_index) announced->seen[i] = true;
+  return NL_OK;
+}
+
+}  // namespace
+
+Result<void> delete_link_group_detached(NetlinkSocket& sock, uint32_t group,
+                                        std::span<const int> indexes) {
+  ASSIGN_OR_RETURN(auto msg, group_delete_request(group));
+  // Listening before the request is sent, so no announcement can be missed.
+  ASSIGN_OR_RETURN(NetlinkSocket watch, NetlinkSocket::open());
+  nl_socket_disable_seq_check(watch.get());
+  if (int err = nl_socket_add_membership(watch.get(), RTNLGRP_LINK); err < 0)
+    return std::unexpected(nl_error(err, "link group delete", "listen for link removals"));
+  if (int err = nl_socket_set_nonblocking(watch.get()); err < 0)
+    return std::unexpected(nl_error(err, "link group delete", "listen for link removals"));
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return errno_error("link group delete", "pipe");
+  UniqueFd result(pipe_fds[0]);
+  UniqueFd result_writer(pipe_fds[1]);
+  nlmsghdr* request = nlmsg_hdr(msg.get());
+  request->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  request->nlmsg_seq = 1;
+  DetachedDelete job{request, result_writer.get()};
+  const int keep = result_writer.get();
+  if (!run_detached(std::span<const int>(&keep, 1), send_delete, &job))
+    return delete_link_group(sock, group);
+  result_writer.reset();  // EOF on `result` now means the child died without a word
+
+  Announced announced{indexes, std::vector<bool>(indexes.size(), false)};
+  // A copy of the socket's callbacks (sequence checks off: announcements carry no sequence).
+  nl_cb* sock_cb = nl_socket_get_cb(watch.get());  // takes a reference
+  std::unique_ptr<nl_cb, void (*)(nl_cb*)> cb(nl_cb_clone(sock_cb), nl_cb_put);
+  nl_cb_put(sock_cb);
+  if (!cb) return make_error(ENOMEM, "link group delete");
+  nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, note_removal, &announced);
+  bool listening = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const std::string what = "group " + std::to_string(group);
+  while (!announced.all()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return make_error(ETIMEDOUT, "link group delete", what);
+    pollfd fds[2] = {{result.get(), POLLIN, 0}, {nl_socket_get_fd(watch.get()), POLLIN, 0}};
+    int ready = ::poll(fds, listening ? 2 : 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno != EINTR) return errno_error("link group delete", "poll");
+    if (ready <= 0) continue;
+    if (fds[0].revents != 0) {
+      // The child is done: the kernel finished (or refused) before we saw every announcement.
+      int code = 0;
+      ssize_t n = ::read(result.get(), &code, sizeof code);
+      if (n != static_cast<ssize_t>(sizeof code))
+        return fail("link group delete", what + ": the helper died");
+      if (code != 0) return make_error(code, "link group delete", what);
+      return {};
+    }
+    int err = nl_recvmsgs(watch.get(), cb.get());
+    // Too many announcements at once (ENOBUFS) or a broken socket: the child's report decides.
+    if (err < 0 && err != -NLE_AGAIN) listening = false;
+  }
   return {};
 }
 

@@ -251,6 +251,52 @@ TEST_F(NetlinkTest, DeleteByGroupTakesExactlyTheGroupsLinks) {
   EXPECT_EQ(ip_json(sbx_.name(), "link show").size(), 1u);  // the peer went with its veth
 }
 
+// The detached deletion returns once the kernel has taken the links off the host (the kernel's
+// remaining clean-up runs in a helper process): by then the links, the bridge's addresses and its
+// routes must be gone, checked at once with `ip`, nothing waited for.
+TEST_F(NetlinkTest, DetachedGroupDeleteReturnsWithTheLinksGone) {
+  in_netns(net_.host(), [&] {
+    auto host = NetlinkSocket::open();
+    ASSERT_TRUE(host);
+    auto br = create_bridge(*host, "nbdet0");
+    ASSERT_TRUE(br) << br.error().message();
+    ASSERT_TRUE(add_address(*host, *br, ip("10.77.0.1"), 24));
+    ASSERT_TRUE(add_address(*host, *br, ip("fd00:77::1"), 64));
+    ASSERT_TRUE(set_link_up(*host, *br));
+    auto port = create_veth(*host, {"nvdet", "eth0", *br, 0, sbx_.fd()});
+    ASSERT_TRUE(port) << port.error().message();
+    auto group = unused_link_group(*host, 0x4e550100U);
+    ASSERT_TRUE(group);
+    ASSERT_TRUE(set_link_group(*host, *port, *group));
+    ASSERT_TRUE(set_link_group(*host, *br, *group));
+    const int members[] = {*port, *br};
+    auto deleted = delete_link_group_detached(*host, *group, members);
+    ASSERT_TRUE(deleted) << deleted.error().message();
+  });
+  for (const auto& link : ip_json(net_.host(), "link show"))
+    EXPECT_TRUE(link["ifname"] != "nbdet0" && link["ifname"] != "nvdet") << link.dump();
+  EXPECT_EQ(ip_json(net_.host(), "-4 route show").dump().find("10.77.0."), std::string::npos);
+  EXPECT_EQ(ip_json(net_.host(), "-6 route show table all").dump().find("fd00:77:"),
+            std::string::npos);
+  EXPECT_EQ(ip_json(net_.host(), "addr show").dump().find("10.77.0.1"), std::string::npos);
+  EXPECT_EQ(ip_json(sbx_.name(), "link show").size(), 1u);  // the peer went with its veth
+}
+
+// A request the kernel refuses comes back as that error from the helper, not as a timeout.
+TEST_F(NetlinkTest, DetachedGroupDeleteReportsTheKernelsRefusal) {
+  in_netns(net_.host(), [&] {
+    auto host = NetlinkSocket::open();
+    ASSERT_TRUE(host);
+    auto group = unused_link_group(*host, 0x4e550200U);
+    ASSERT_TRUE(group);
+    const int members[] = {12345};
+    auto deleted = delete_link_group_detached(*host, *group, members);  // an empty group
+    ASSERT_FALSE(deleted);
+    EXPECT_EQ(deleted.error().code, ENODEV) << deleted.error().message();
+    EXPECT_FALSE(delete_link_group_detached(*host, 0, members));  // never the default group
+  });
+}
+
 TEST_F(NetlinkTest, BridgeMacStaysFixedWhenPortsJoin) {
   std::string before;
   in_netns(net_.host(), [&] {
