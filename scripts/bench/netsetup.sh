@@ -3,8 +3,8 @@
 #  1. start-to-exit median of `nucleus run --network bridge -- /bin/true` against `--network none`
 #     in the same hyperfine run (target: bridge adds < 3 ms), once with the run creating and
 #     deleting the bridge itself and once with another sandbox keeping it up; plus, for the first
-#     case, the kernel's own cost of creating and deleting an empty bridge (`ip link`), the floor
-#     nucleus cannot go under while it leaves the host exactly as it found it;
+#     case, the kernel's own cost of creating and deleting an empty bridge with `ip link` (which,
+#     unlike nucleus, also waits for the kernel to free the deleted bridge: see NETWORKING.md);
 #  2. iperf3 TCP throughput sandbox -> upstream (median of ROUNDS interleaved runs) against two
 #     baselines (target: >= 0.95 of plain veth): a plain veth pair between two namespaces (the
 #     client talks to the server directly), and a plain veth pair from a namespace to the host
@@ -59,7 +59,7 @@ hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$OUT2" \
   -n bridge-warm "$(in_ns "$NUCLEUS" $run_args --network bridge --dns 198.51.100.2 -- /bin/true)" \
   >/dev/null
 
-# The kernel's floor for the cold case: create an empty bridge, bring it up, delete it.
+# The kernel's own time to create, raise and delete an empty bridge (ip also waits for the freeing).
 ip netns add "$F_NS"
 OUT3=$(mktemp /tmp/nucleus-netsetup-XXXXXX.json)
 hyperfine -N --warmup 3 --runs 20 --export-json "$OUT3" -n bridge-floor \
@@ -105,7 +105,8 @@ print(f"start-to-exit median: none {none*1000:.2f} ms, bridge {bridge*1000:.2f} 
       f"(adds {(bridge-none)*1000:.2f} ms, ratio {bridge/none:.2f}), bridge with the bridge kept "
       f"up by another sandbox {warm*1000:.2f} ms vs none {none_warm*1000:.2f} ms in the same run "
       f"(adds {(warm-none_warm)*1000:.2f} ms, ratio {warm/none_warm:.2f})")
-print(f"kernel floor: creating, raising and deleting an empty bridge with ip takes {floor*1000:.2f} ms")
+print(f"kernel: creating, raising and deleting an empty bridge with ip (waiting until the kernel "
+      f"has freed it) takes {floor*1000:.2f} ms")
 print(f"iperf3 tcp (median of {len(sys.argv[6].split())}): plain veth pair {plain/1e9:.2f} Gbit/s, "
       f"plain veth routed by the host {routed/1e9:.2f} Gbit/s, sandbox->upstream {sbx/1e9:.2f} Gbit/s; "
       f"ratio {sbx/plain:.3f} vs the pair, {sbx/routed:.3f} vs the routed pair")
