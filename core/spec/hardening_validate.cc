@@ -25,22 +25,28 @@ std::optional<std::string_view> pin(const std::string& sha) {
   return std::string_view(sha);
 }
 
+// The error's text for e.add(flag, ...), which names the flag itself: the resource parsers name
+// it as their operation already.
+std::string problem(const Error& err, std::string_view flag) {
+  return err.operation == flag ? err.detail : err.message();
+}
+
 void parse_limits(const SandboxSpec& in, ValidSpec& out, Errors& e) {
   if (!in.memory.empty()) {
     if (auto m = cgroup::parse_memory(in.memory)) out.limits.memory_bytes = *m;
-    else e.add("--memory", m.error().detail);
+    else e.add("--memory", problem(m.error(), "--memory"));
   }
   if (!in.cpus.empty()) {
     if (auto c = cgroup::parse_cpus(in.cpus)) out.limits.cpus = *c;
-    else e.add("--cpus", c.error().detail);
+    else e.add("--cpus", problem(c.error(), "--cpus"));
   }
   if (!in.cpu_weight.empty()) {
     if (auto w = cgroup::parse_cpu_weight(in.cpu_weight)) out.limits.cpu_weight = *w;
-    else e.add("--cpu-weight", w.error().detail);
+    else e.add("--cpu-weight", problem(w.error(), "--cpu-weight"));
   }
   if (!in.pids.empty()) {
     if (auto p = cgroup::parse_pids(in.pids)) out.limits.pids = *p;
-    else e.add("--pids", p.error().detail);
+    else e.add("--pids", problem(p.error(), "--pids"));
   }
 }
 
@@ -69,17 +75,17 @@ void parse_policies(const SandboxSpec& in, ValidSpec& out, Errors& e) {
   if (!in.seccomp_profile.empty()) {
     auto p = security::load_seccomp_profile(in.seccomp_profile, pin(in.seccomp_profile_sha256));
     if (p) out.seccomp.profile = std::move(*p);
-    else e.add("--seccomp-profile", p.error().detail);
+    else e.add("--seccomp-profile", p.error().message());
   }
   if (!in.caps_policy.empty()) {
     auto p = security::load_caps_policy(in.caps_policy, pin(in.caps_policy_sha256));
     if (p) out.caps_policy = std::move(*p);
-    else e.add("--caps-policy", p.error().detail);
+    else e.add("--caps-policy", p.error().message());
   }
   if (!in.landlock_policy.empty()) {
     auto p = security::load_landlock_policy(in.landlock_policy, pin(in.landlock_policy_sha256));
     if (p) out.landlock.policy = std::move(*p);
-    else e.add("--landlock-policy", p.error().detail);
+    else e.add("--landlock-policy", p.error().message());
   }
   // Landlock follows the mounts: the workspace as mounted, volumes with their mode.
   using security::LandlockAccess;

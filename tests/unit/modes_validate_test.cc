@@ -75,6 +75,25 @@ TEST(Modes, ResourceFlagErrorsNameTheFlagOnce) {
             messages.end());
 }
 
+// Policy-file errors keep the file and the system's reason (they come from the file layer, not
+// from a parser that names the flag).
+TEST(Modes, MissingPolicyFilesSayWhichFileAndWhy) {
+  auto s = base("agent");
+  s.seccomp_profile = "/nonexistent-nucleus-test/profile.json";
+  s.caps_policy = "/nonexistent-nucleus-test/caps.toml";
+  s.landlock_policy = "/nonexistent-nucleus-test/landlock.toml";
+  auto v = validate(s, 0);
+  int seen = 0;
+  for (const auto& e : v.errors) {
+    if (e.flag != "--seccomp-profile" && e.flag != "--caps-policy" && e.flag != "--landlock-policy")
+      continue;
+    ++seen;
+    EXPECT_NE(e.message().find("/nonexistent-nucleus-test/"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("No such file or directory"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(seen, 3);
+}
+
 TEST(Modes, ProductionNeedsRootfsMemoryAndCpus) {
   auto v = validate(base("production"), 0);
   EXPECT_TRUE(has_error(v, "--rootfs"));
