@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace nucleus {
 namespace {
 
@@ -22,11 +24,22 @@ TEST(ParseSize, UnitsAndForms) {
 TEST(ParseSize, RefusesGarbageZeroAndOverflow) {
   for (const char* bad : {"", "m", "b", "-1m", "+1m", "1.5.5g", "1x", "12q", "abc", ".5g", "5.g",
                           "1 g", " 1g", "1e3", "0", "0m", "0.0001k", "99999999999t",
-                          "99999999999999999999g", "4611686018427387904"}) {
+                          "99999999999999999999g", "4611686018427387904", "1ib", "512ib", "1.5",
+                          "ib", "kb", "1.5b"}) {
     auto r = parse_size(bad, "--tmpfs");
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().operation, "--tmpfs") << bad;  // every error names the flag
   }
+}
+
+TEST(ParseSize, SaysWhatIsWrong) {
+  EXPECT_NE(parse_size("99999999999999999999", "--x").error().detail.find("too large"),
+            std::string::npos);
+  EXPECT_NE(parse_size("99999999999t", "--x").error().detail.find("too large"), std::string::npos);
+  EXPECT_NE(parse_size("12q", "--x").error().detail.find("not a size"), std::string::npos);
+  EXPECT_NE(parse_size("0.0001k", "--x").error().detail.find("at least one byte"),
+            std::string::npos);
+  EXPECT_NE(parse_size("1.5", "--x").error().detail.find("fraction"), std::string::npos);
 }
 
 TEST(ParseNumbers, WholeAndDecimal) {
