@@ -14,7 +14,10 @@ bool run_detached(std::span<const int> keep, void (*body)(void*), void* arg) noe
   std::array<unsigned, 8> kept{};
   const size_t n = std::min(keep.size(), kept.size());
   if (n < keep.size()) return false;
-  for (size_t i = 0; i < n; ++i) kept[i] = static_cast<unsigned>(keep[i]);
+  for (size_t i = 0; i < n; ++i) {
+    if (keep[i] < 0) return false;
+    kept[i] = static_cast<unsigned>(keep[i]);
+  }
   std::sort(kept.begin(), kept.begin() + static_cast<std::ptrdiff_t>(n));
 
   // Fork semantics and no exit signal: nobody is told when this child ends.

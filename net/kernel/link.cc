@@ -11,7 +11,9 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -284,23 +286,23 @@ namespace {
 // What the detached child needs; filled before the fork, so the child only reads its copy.
 struct DetachedDelete {
   const nlmsghdr* request = nullptr;
-  int result_fd = -1;  // the child writes the request's errno (0: done) here
+  int netlink_fd = -1;  // a NETLINK_ROUTE socket in the links' namespace, for the request
+  int result_fd = -1;   // the child sends the request's errno (0: done) here
 };
 
-// The detached child: sends the request on a socket of its own (it blocks until the kernel is
-// completely done), then reports the kernel's answer.
+// The detached child: sends the request (the kernel handles it inside sendto, returning only
+// when it is completely done), then reports the kernel's answer.
 void send_delete(void* arg) {
   const auto* job = static_cast<const DetachedDelete*>(arg);
   int result = 0;
-  int sock = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (sock < 0 || ::sendto(sock, job->request, job->request->nlmsg_len, 0,
-                           reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) < 0) {
+  if (::sendto(job->netlink_fd, job->request, job->request->nlmsg_len, 0,
+               reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) < 0) {
     result = errno;
   } else {
     alignas(nlmsghdr) char reply[1024];
-    ssize_t n = ::recv(sock, reply, sizeof reply, 0);
+    ssize_t n = ::recv(job->netlink_fd, reply, sizeof reply, 0);
     const auto* h = reinterpret_cast<const nlmsghdr*>(reply);
     if (n < 0)
       result = errno;
@@ -308,7 +310,8 @@ void send_delete(void* arg) {
              h->nlmsg_type == NLMSG_ERROR)
       result = -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
   }
-  ssize_t ignored = ::write(job->result_fd, &result, sizeof result);
+  // MSG_NOSIGNAL: once the parent has seen the announcements nobody reads this any more.
+  ssize_t ignored = ::send(job->result_fd, &result, sizeof result, MSG_NOSIGNAL);
   (void)ignored;
 }
 
@@ -337,27 +340,39 @@ int note_removal(nl_msg* msg, void* arg) {
 
 Result<void> delete_link_group_detached(NetlinkSocket& sock, uint32_t group,
                                         std::span<const int> indexes) {
+  if (indexes.empty()) return fail("link group delete", "no links to wait for");
   ASSIGN_OR_RETURN(auto msg, group_delete_request(group));
+  // Both our sockets live where `sock` does: the listener and the one the child sends on.
+  UniqueFd netns(::ioctl(nl_socket_get_fd(sock.get()), SIOCGSKNS));
+  if (!netns) return errno_error("link group delete", "the socket's network namespace");
+  NetlinkSocket watch;
+  UniqueFd request_socket;
+  TRY(run_in_netns(netns.get(), [&]() -> Result<void> {
+    ASSIGN_OR_RETURN(watch, NetlinkSocket::open());
+    request_socket = UniqueFd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!request_socket) return errno_error("link group delete", "netlink socket");
+    return {};
+  }));
   // Listening before the request is sent, so no announcement can be missed.
-  ASSIGN_OR_RETURN(NetlinkSocket watch, NetlinkSocket::open());
   nl_socket_disable_seq_check(watch.get());
   if (int err = nl_socket_add_membership(watch.get(), RTNLGRP_LINK); err < 0)
     return std::unexpected(nl_error(err, "link group delete", "listen for link removals"));
   if (int err = nl_socket_set_nonblocking(watch.get()); err < 0)
     return std::unexpected(nl_error(err, "link group delete", "listen for link removals"));
 
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return errno_error("link group delete", "pipe");
-  UniqueFd result(pipe_fds[0]);
-  UniqueFd result_writer(pipe_fds[1]);
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    return errno_error("link group delete", "socketpair");
+  UniqueFd result(pair[0]);
+  UniqueFd result_writer(pair[1]);
   nlmsghdr* request = nlmsg_hdr(msg.get());
   request->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
   request->nlmsg_seq = 1;
-  DetachedDelete job{request, result_writer.get()};
-  const int keep = result_writer.get();
-  if (!run_detached(std::span<const int>(&keep, 1), send_delete, &job))
-    return delete_link_group(sock, group);
-  result_writer.reset();  // EOF on `result` now means the child died without a word
+  DetachedDelete job{request, request_socket.get(), result_writer.get()};
+  const int keep[] = {request_socket.get(), result_writer.get()};
+  if (!run_detached(keep, send_delete, &job)) return delete_link_group(sock, group);
+  result_writer.reset();  // end of file on `result` now means the child died without a word
+  request_socket.reset();
 
   Announced announced{indexes, std::vector<bool>(indexes.size(), false)};
   // A copy of the socket's callbacks (sequence checks off: announcements carry no sequence).
@@ -380,7 +395,7 @@ Result<void> delete_link_group_detached(NetlinkSocket& sock, uint32_t group,
     if (fds[0].revents != 0) {
       // The child is done: the kernel finished (or refused) before we saw every announcement.
       int code = 0;
-      ssize_t n = ::read(result.get(), &code, sizeof code);
+      ssize_t n = ::recv(result.get(), &code, sizeof code, 0);
       if (n != static_cast<ssize_t>(sizeof code))
         return fail("link group delete", what + ": the helper died");
       if (code != 0) return make_error(code, "link group delete", what);

@@ -74,10 +74,11 @@ struct VethSpec {
 // The same deletion, but returns once the links are off the host instead of when the kernel is
 // done with them: the kernel takes them out of its lists and removes their addresses and routes
 // first, announces each removal (RTM_DELLINK), and only then waits an RCU barrier before freeing
-// them (20-70 ms on the development VM, sat through by whoever sent the request). A detached
-// child (core/base/detached.h) sends the request; we return when the kernel has announced the
-// removal of every link in `indexes` (the group's members, in the namespace of `sock`), or when
-// the child reports the request's result. Without a child, deletes like delete_link_group().
+// them (another 12-28 ms on the development VM, sat through by whoever sent the request). A
+// detached child (core/base/detached.h) sends the request from `sock`'s namespace; we return
+// when the kernel has announced the removal of every link in `indexes` (the group's members), or
+// when the child reports the kernel's answer (a refusal comes back as its errno). Without a
+// child, deletes like delete_link_group().
 [[nodiscard]] Result<void> delete_link_group_detached(NetlinkSocket& sock, uint32_t group,
                                                       std::span<const int> indexes);
 

@@ -282,6 +282,26 @@ TEST_F(NetlinkTest, DetachedGroupDeleteReturnsWithTheLinksGone) {
   EXPECT_EQ(ip_json(sbx_.name(), "link show").size(), 1u);  // the peer went with its veth
 }
 
+// A link whose removal is never announced to us (here: an index that does not exist; in real life
+// one the sandbox's namespace clean-up deleted first) does not hang the call: the helper's report
+// that the kernel is done ends the wait.
+TEST_F(NetlinkTest, DetachedGroupDeleteEndsOnTheHelpersReport) {
+  in_netns(net_.host(), [&] {
+    auto host = NetlinkSocket::open();
+    ASSERT_TRUE(host);
+    auto br = create_bridge(*host, "nbdet1");
+    ASSERT_TRUE(br) << br.error().message();
+    auto group = unused_link_group(*host, 0x4e550300U);
+    ASSERT_TRUE(group);
+    ASSERT_TRUE(set_link_group(*host, *br, *group));
+    const int members[] = {*br, 99999};
+    auto deleted = delete_link_group_detached(*host, *group, members);
+    ASSERT_TRUE(deleted) << deleted.error().message();
+    EXPECT_FALSE(*find_link(*host, "nbdet1"));
+    EXPECT_FALSE(delete_link_group_detached(*host, *group, {}));  // nothing to wait for: refused
+  });
+}
+
 // A request the kernel refuses comes back as that error from the helper, not as a timeout.
 TEST_F(NetlinkTest, DetachedGroupDeleteReportsTheKernelsRefusal) {
   in_netns(net_.host(), [&] {
