@@ -36,8 +36,9 @@ Result<std::uint64_t> parse_size(std::string_view text, std::string_view flag) {
   for (char ch : text) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   std::string_view v = lowered;
   // "ib" only after a unit ("100mib"); "b" after a unit or alone ("2gb", "4096b").
+  constexpr std::string_view kUnits = "kmgt";
   const bool unit_then_ib = v.size() > 2 && v.ends_with("ib") &&
-                            std::string_view("kmgt").find(v[v.size() - 3]) != std::string_view::npos;
+                            kUnits.find(v[v.size() - 3]) != std::string_view::npos;
   if (unit_then_ib) {
     v.remove_suffix(2);
   } else if (v.ends_with("b")) {

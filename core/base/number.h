@@ -11,7 +11,8 @@
 namespace nucleus {
 
 // "0", "42": digits only.
-[[nodiscard]] Result<std::uint64_t> parse_whole_number(std::string_view text, std::string_view flag);
+[[nodiscard]] Result<std::uint64_t> parse_whole_number(std::string_view text,
+                                                     std::string_view flag);
 
 // "1", "1.5", "0.25": digits with at most one inner dot.
 [[nodiscard]] Result<double> parse_decimal(std::string_view text, std::string_view flag);

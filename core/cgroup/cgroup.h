@@ -44,7 +44,8 @@ struct Limits {
   std::uint32_t pids = kDefaultPids;          // --pids
 };
 
-// parse_size (core/base/number.h) plus a floor of 4 MiB: less cannot even exec a shell and only produces OOM noise.
+// parse_size (core/base/number.h) plus a floor of 4 MiB: less cannot even exec a shell and only
+// produces OOM noise.
 [[nodiscard]] Result<std::uint64_t> parse_memory(std::string_view text);
 // "1.5", "0.25", "4": at least 0.01 (the kernel's 1 ms minimum quota per 100 ms period).
 [[nodiscard]] Result<double> parse_cpus(std::string_view text);

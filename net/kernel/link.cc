@@ -268,16 +268,12 @@ Result<std::unique_ptr<nl_msg, decltype(&nlmsg_free)>> group_delete_request(uint
   return msg;
 }
 
-Error group_delete_error(int nl_code, uint32_t group) {
-  return nl_error(nl_code, "link group delete", "group " + std::to_string(group));
-}
-
 }  // namespace
 
 Result<void> delete_link_group(NetlinkSocket& sock, uint32_t group) {
   ASSIGN_OR_RETURN(auto msg, group_delete_request(group));
   if (int err = nl_send_sync(sock.get(), msg.release()); err < 0)
-    return std::unexpected(group_delete_error(err, group));
+    return std::unexpected(nl_error(err, "link group delete", "group " + std::to_string(group)));
   return {};
 }
 

@@ -90,8 +90,8 @@ TEST(Validate, TmpfsAndSizes) {
   v = validate(s, 0);
   ASSERT_TRUE(v.spec);
   EXPECT_EQ(v.spec->tmpfs[0].size_bytes, 3ULL << 29);
-  for (std::string t : std::vector<std::string>{"scratch", "/scratch:0", "/scratch:12q", "/scratch:1:2",
-                                                "/scratch:99999999999999999999g"}) {
+  for (std::string t : std::vector<std::string>{"scratch", "/scratch:0", "/scratch:12q",
+                                                "/scratch:1:2", "/scratch:99999999999999999999g"}) {
     s.tmpfs = {t};
     EXPECT_EQ(first_flag(s), "--tmpfs") << t;
   }
