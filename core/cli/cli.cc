@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <iostream>
 #include <span>
 #include <string>
@@ -88,6 +89,19 @@ void add_run_flags(CLI::App& run, SandboxSpec& s) {
   add_egress_flags(run, s.egress);
 }
 
+// Declares a subcommand's flags only when CLI11 meets the subcommand on the command line (its
+// preparse callback runs before its arguments are parsed): CLI11 spends ~8k instructions and a
+// few allocations on every option, and each start should pay only for the flags it can use.
+void declare_when_used(CLI::App* sub, std::function<void(CLI::App&)> declare) {
+  sub->preparse_callback([sub, declare = std::move(declare)](std::size_t) {
+    declare(*sub);
+    // CLI11 turns fallthrough off for option groups when parsing starts; groups declared later
+    // need the same, or an unknown flag bounces between a group and its parent forever.
+    auto groups = sub->get_subcommands([](CLI::App* app) { return app->get_name().empty(); });
+    for (CLI::App* group : groups) group->fallthrough(false);
+  });
+}
+
 // CLI11 treats everything after "--" as positionals; we require the "--" so that a typo in a
 // flag can never be mistaken for the command.
 struct SplitArgs {
@@ -131,34 +145,42 @@ int main(int argc, char** argv) {
   run->alias("create");
   run->fallthrough();
   run->footer("Usage: nucleus run [FLAGS] -- CMD [ARGS...]");
-  add_run_flags(*run, spec);
+  declare_when_used(run, [&spec](CLI::App& sub) { add_run_flags(sub, spec); });
 
   std::string id;
   bool all = false;
   std::string format = "text";
   auto* state = app.add_subcommand("state", "Show sandboxes (all with -a) as text or JSON");
   state->fallthrough();
-  state->add_option("id", id, "Sandbox id");
-  state->add_flag("-a,--all", all, "All sandboxes");
-  state->add_option("--format", format, "text | json (default text)");
+  declare_when_used(state, [&](CLI::App& sub) {
+    sub.add_option("id", id, "Sandbox id");
+    sub.add_flag("-a,--all", all, "All sandboxes");
+    sub.add_option("--format", format, "text | json (default text)");
+  });
 
   std::string signal_name = "KILL";
   auto* kill = app.add_subcommand("kill", "Send a signal (default KILL) to a sandbox's workload");
   kill->fallthrough();
-  kill->add_option("id", id, "Sandbox id")->required();
-  kill->add_option("signal", signal_name, "Signal name or number (default KILL)");
+  declare_when_used(kill, [&](CLI::App& sub) {
+    sub.add_option("id", id, "Sandbox id")->required();
+    sub.add_option("signal", signal_name, "Signal name or number (default KILL)");
+  });
 
   int stop_timeout = 10;
   auto* stop = app.add_subcommand("stop", "Send TERM, then KILL after -t seconds");
   stop->fallthrough();
-  stop->add_option("id", id, "Sandbox id")->required();
-  stop->add_option("-t,--time", stop_timeout, "Seconds to wait before KILL (default 10)");
+  declare_when_used(stop, [&](CLI::App& sub) {
+    sub.add_option("id", id, "Sandbox id")->required();
+    sub.add_option("-t,--time", stop_timeout, "Seconds to wait before KILL (default 10)");
+  });
 
   bool force = false;
   auto* del = app.add_subcommand("delete", "Remove a stopped sandbox and everything it left");
   del->fallthrough();
-  del->add_option("id", id, "Sandbox id")->required();
-  del->add_flag("-f,--force", force, "Kill it first if it is still running");
+  declare_when_used(del, [&](CLI::App& sub) {
+    sub.add_option("id", id, "Sandbox id")->required();
+    sub.add_flag("-f,--force", force, "Kill it first if it is still running");
+  });
 
   auto* gc = app.add_subcommand("gc", "Clean up after sandboxes whose supervisor died");
   gc->fallthrough();
@@ -168,9 +190,10 @@ int main(int argc, char** argv) {
   seccomp->require_subcommand(1);
   auto* generate = seccomp->add_subcommand(
       "generate", "Turn a --seccomp-mode trace record into a minimal profile");
-  generate->add_option("trace", trace_file, "Trace file written by --seccomp-log")->required();
-  generate->add_option("-o,--output", profile_out, "Profile to write (OCI seccomp JSON)")
-      ->required();
+  declare_when_used(generate, [&](CLI::App& sub) {
+    sub.add_option("trace", trace_file, "Trace file written by --seccomp-log")->required();
+    sub.add_option("-o,--output", profile_out, "Profile to write (OCI seccomp JSON)")->required();
+  });
 
   SplitArgs split = split_at_separator(argc, argv);
   std::vector<std::string> reversed(split.flags.rbegin(), split.flags.rend());

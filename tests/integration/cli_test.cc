@@ -25,6 +25,13 @@ TEST_F(SandboxTest, BadInputExits125AndCreatesNothing) {
       {{"run", "--network", "bridge", "-p", "80:80", "-p", "80:81", "--", "/bin/true"}, "--publish"},
       {{"run", "--network", "bridge", "--bridge", "abcdefghijklmnop", "--", "/bin/true"}, "--bridge"},
       {{"run", "--workspace-mode", "sync", "--", "/bin/true"}, "--workspace-mode"},
+      // Each subcommand's flags are declared once it is seen (cli.cc): unknown, missing and
+      // malformed ones are still refused, in a flag group too.
+      {{"run", "--egress-bogus", "--", "/bin/true"}, "--egress-bogus"},
+      {{"state", "--bogus"}, "--bogus"},
+      {{"kill"}, "id is required"},
+      {{"stop", "x", "-t", "soon"}, "--time"},
+      {{"seccomp", "generate", "trace.log"}, "--output"},
   };
   auto links_before = net_->in_host({"ip", "-o", "link"}).out;
   for (const auto& c : cases) {
